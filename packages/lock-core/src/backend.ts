@@ -1,0 +1,199 @@
+/**
+ * The backend SPI: the whole contract between `@dlock/lock-core` and an adapter.
+ *
+ * An adapter implements a handful of atomic primitives on its server and declares what else it
+ * can do. Everything that is policy lives in the core and is never re-implemented by adapters:
+ * input validation, waiting (polling, watch wake-ups, local waiter queues, deadlines, abort),
+ * the watchdog, choosing owner tokens and reentrancy scopes, disposal and instrumentation.
+ *
+ * Rules every method follows:
+ * - Inputs are already validated by the core. Keys are non-empty, well-formed strings of at most
+ *   512 UTF-8 bytes and may contain anything (quotes, braces, wildcards, emoji): send them to the
+ *   server as parameters (Lua KEYS/ARGV, SQL placeholders), never spliced into code.
+ * - Expiry is decided by the server's clock where the server has one (Redis PX, MySQL NOW(3),
+ *   etcd leases), never by this client's wall clock.
+ * - A server or driver failure rejects with `LockBackendError` (or any error: the core wraps
+ *   anything that is not a `LockError` into `LockBackendError` with the original as `cause`).
+ *   "Not held" and "held by someone else" are results, not errors.
+ * - Methods never throw synchronously and never leave a rejected promise unobserved.
+ */
+
+/** What a backend can do beyond the required primitives. The core falls back where one is missing. */
+export interface BackendCapabilities {
+  /**
+   * `watch()` is implemented: the backend can tell the core that a key was (probably) released,
+   * so waiters wake on the event instead of polling.
+   */
+  readonly watch: boolean;
+  /**
+   * `waitAcquire()` is implemented: the server itself queues the caller and grants when free
+   * (etcd's revision queue, MySQL `GET_LOCK` with a timeout). Preferred by `strategy: 'auto'`.
+   */
+  readonly nativeWait: boolean;
+  /**
+   * Waiters are granted in a server-defined order across processes (etcd create revisions, a
+   * server-side queue). Informational: the core keeps its local FIFO either way.
+   */
+  readonly orderedWaiters: boolean;
+  /**
+   * The smallest unit of TTL the server honours, in milliseconds: 1 for Redis and MySQL, 1000 for
+   * etcd leases. The core rounds nothing; the adapter rounds TTLs up to its granularity and
+   * reports the real expiry in `expiresAt`.
+   */
+  readonly ttlGranularityMs: number;
+  /** `extendMany()` is implemented: the watchdog renews many locks in one round trip. */
+  readonly batchExtend: boolean;
+}
+
+/** Identifies one hold: the lock's key and the secret owner token of the holder. */
+export interface OwnerRef {
+  readonly key: string;
+  /** Secret token of the holder (at least 128 random bits unless the caller chose one). */
+  readonly owner: string;
+}
+
+export interface AcquireRequest extends OwnerRef {
+  /** Lease length in milliseconds (positive integer, at most 2^31-1). */
+  readonly ttlMs: number;
+}
+
+export type AcquireResult = Granted | Refused;
+
+/** The lock is held by `owner` after this call. */
+export interface Granted {
+  readonly acquired: true;
+  /**
+   * The grant's fencing token: strictly greater than the token of every earlier grant of this key
+   * on this backend, across restarts of clients. A re-entry returns the token of the grant it
+   * re-enters.
+   */
+  readonly fencingToken: bigint;
+  /**
+   * `true` when the owner already held the key and this call only bumped its hold count (and made
+   * sure the expiry is at least `ttlMs` away).
+   */
+  readonly reentered: boolean;
+  /**
+   * Milliseconds until the server expires the lock, measured by the server when it made the grant
+   * (for a new grant this is `ttlMs`, rounded up to the backend's granularity).
+   */
+  readonly ttlMs: number;
+}
+
+/** Somebody else holds the key. */
+export interface Refused {
+  readonly acquired: false;
+  /**
+   * The holder's remaining TTL in milliseconds as the server sees it, when known. Waiters use it
+   * as the bound of their safety re-check: even if no release event ever arrives, the lock cannot
+   * outlive this without being renewed. `undefined` when the backend cannot tell.
+   */
+  readonly retryAfterMs?: number | undefined;
+}
+
+/**
+ * - `released`: the owner's last hold was given up and the key is free.
+ * - `decremented`: the owner still holds the key (re-entered; count went down by one).
+ * - `not-held`: the owner did not hold the key (expired, taken over, or never held). Nothing
+ *   was changed.
+ */
+export type ReleaseResult = 'released' | 'decremented' | 'not-held';
+
+/** What the server knows about a key. */
+export interface LockState {
+  readonly key: string;
+  /** The holder's owner token as stored. The core never exposes the secret part to users. */
+  readonly owner: string;
+  /** Hold count of the owner (1 unless re-entered). */
+  readonly count: number;
+  /** Remaining TTL in milliseconds as the server sees it. */
+  readonly ttlMs: number;
+  /** Fencing token of the current grant, when the backend can read it cheaply. */
+  readonly fencingToken?: bigint | undefined;
+}
+
+/** Returned by `watch()`; `close()` must be idempotent. */
+export interface WatchHandle {
+  close(): Promise<void> | void;
+}
+
+export interface NativeWaitRequest extends AcquireRequest {
+  /** Give up after this many milliseconds (`Infinity`: no limit). */
+  readonly timeoutMs: number;
+  /**
+   * Aborts the wait. The backend must then stop waiting, undo anything it queued on the server
+   * (for example delete its etcd queue key) and reject with `signal.reason`. If the grant races
+   * the abort and wins, the backend releases it again before rejecting.
+   */
+  readonly signal: AbortSignal;
+}
+
+export interface LockBackend {
+  /** Short name for errors and diagnostics, such as `redis` or `memory`. */
+  readonly name: string;
+  readonly capabilities: BackendCapabilities;
+
+  /**
+   * Atomically: grant the key to `owner` if it is free or its holder's lease has expired (new
+   * fencing token, count 1, expiry `ttlMs` from now); re-enter if `owner` already holds it (count
+   * plus one, expiry extended to at least `ttlMs` from now, never shortened, same fencing token);
+   * otherwise refuse and report the holder's remaining TTL.
+   */
+  tryAcquire(request: AcquireRequest): Promise<AcquireResult>;
+
+  /**
+   * Owner-checked renewal: if `owner` holds `key`, set its expiry to `ttlMs` from now (server
+   * clock) and resolve `true`; otherwise change nothing and resolve `false`. Never re-creates an
+   * expired lock.
+   */
+  extend(request: AcquireRequest): Promise<boolean>;
+
+  /**
+   * Owner-checked release of one hold (see {@link ReleaseResult}). A release that frees the key
+   * must trigger the watch notification for it.
+   */
+  release(request: OwnerRef): Promise<ReleaseResult>;
+
+  /** The current holder of `key`, or `null` when it is free or expired. */
+  inspect(key: string): Promise<LockState | null>;
+
+  /**
+   * Capability `batchExtend`: `extend` for many locks in one round trip (a pipeline or a
+   * multi-statement call). Resolves one boolean per request, in order. Rejects only when the whole
+   * batch failed; the core then treats every request in it as failed.
+   */
+  extendMany?(requests: readonly AcquireRequest[]): Promise<boolean[]>;
+
+  /**
+   * Capability `watch`: call `onRelease` whenever `key` may have become free. Resolves once the
+   * subscription is live, so an event published after the promise settles is not missed. The
+   * core holds at most one watch per key per client and wakes one local waiter per event.
+   *
+   * Spurious calls are harmless (the woken waiter just tries again). A backend that may have
+   * missed events (a subscriber reconnect, a compacted watch) must call `onRelease` once after it
+   * recovers so that waiters re-check. A lock that simply expires may produce no event: the
+   * core's safety re-check at the holder's remaining TTL covers that case.
+   */
+  watch?(key: string, onRelease: () => void): Promise<WatchHandle>;
+
+  /**
+   * Capability `nativeWait`: wait on the server for the key and acquire it (or re-enter), within
+   * `timeoutMs`. Resolves the grant, or a refusal when the time ran out. See
+   * {@link NativeWaitRequest} for abort handling.
+   */
+  waitAcquire?(request: NativeWaitRequest): Promise<AcquireResult>;
+
+  /**
+   * Free what the backend created: subscriber connections, watches, timers, connections it opened
+   * itself. Connections and clients the user passed in are left open. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * What an adapter package exports so that `connect(url)` can build its backend. The backend it
+ * returns owns any client it created from the URL and closes it in `close()`.
+ */
+export interface BackendAdapterModule {
+  connectBackend(url: URL, options: Readonly<Record<string, unknown>>): Promise<LockBackend>;
+}

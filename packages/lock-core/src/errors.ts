@@ -1,0 +1,128 @@
+/**
+ * Error classes. Each has a stable `code`; `isInstance()` checks a global brand rather than the
+ * prototype chain, so it answers correctly even when two copies of this package are installed.
+ *
+ * "Busy" (LockTimeoutError), "backend down" (LockBackendError) and "lost while working"
+ * (LockLostError) are deliberately separate classes: callers handle them differently.
+ */
+
+const BRAND = Symbol.for('@dlock/lock-core/error');
+
+export type LockErrorCode =
+  | 'DLOCK_TIMEOUT'
+  | 'DLOCK_LOST'
+  | 'DLOCK_NOT_HELD'
+  | 'DLOCK_ARGUMENT'
+  | 'DLOCK_BACKEND'
+  | 'DLOCK_CLOSED';
+
+function branded(error: unknown): error is LockError {
+  return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[BRAND] === true;
+}
+
+export class LockError extends Error {
+  declare readonly [BRAND]: true;
+  readonly code: LockErrorCode;
+  /** The lock's key, when the error concerns one. */
+  readonly key: string | undefined;
+
+  constructor(code: LockErrorCode, message: string, options?: { cause?: unknown; key?: string | undefined }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    Object.defineProperty(this, BRAND, { value: true });
+    this.code = code;
+    this.key = options?.key;
+    this.name = new.target.name;
+  }
+
+  /** True for any dlock error, also one thrown by another installed copy of this package. */
+  static isInstance(error: unknown): error is LockError {
+    return branded(error);
+  }
+}
+
+/** The wait for a busy lock ran out (`waitTimeoutMs`), or a zero-wait acquire found it held. */
+export class LockTimeoutError extends LockError {
+  readonly waitTimeoutMs: number;
+  constructor(key: string, waitTimeoutMs: number) {
+    super('DLOCK_TIMEOUT', `Timed out after ${waitTimeoutMs} ms waiting for lock "${key}": it is held by another owner`, {
+      key,
+    });
+    this.waitTimeoutMs = waitTimeoutMs;
+  }
+  static override isInstance(error: unknown): error is LockTimeoutError {
+    return branded(error) && error.code === 'DLOCK_TIMEOUT';
+  }
+}
+
+/** Why a held lock stopped being held without the holder releasing it. */
+export type LockLostReason =
+  /** The server no longer has the lock under this owner (expired and maybe taken over). */
+  | 'not-held'
+  /** The TTL ran out before a renewal succeeded (renewals failed, or none was requested). */
+  | 'expired'
+  /** `maxHoldMs` was reached and the watchdog stopped renewing. */
+  | 'max-hold'
+  /** The client was closed while the lock was held. */
+  | 'client-closed';
+
+/** A held lock was lost: reported through `lock.signal` (as its reason) and `onLost`. */
+export class LockLostError extends LockError {
+  readonly reason: LockLostReason;
+  constructor(key: string, reason: LockLostReason, options?: { cause?: unknown }) {
+    super('DLOCK_LOST', `Lock "${key}" was lost (${reason})`, { key, cause: options?.cause });
+    this.reason = reason;
+  }
+  static override isInstance(error: unknown): error is LockLostError {
+    return branded(error) && error.code === 'DLOCK_LOST';
+  }
+}
+
+/** `extend()` on a lock this handle no longer holds. Never re-acquires. */
+export class LockNotHeldError extends LockError {
+  constructor(key: string, message = `Lock "${key}" is not held by this owner`) {
+    super('DLOCK_NOT_HELD', message, { key });
+  }
+  static override isInstance(error: unknown): error is LockNotHeldError {
+    return branded(error) && error.code === 'DLOCK_NOT_HELD';
+  }
+}
+
+/** Bad key, TTL, timeout or option. Always thrown before any I/O. */
+export class LockArgumentError extends LockError {
+  constructor(message: string) {
+    super('DLOCK_ARGUMENT', message);
+  }
+  static override isInstance(error: unknown): error is LockArgumentError {
+    return branded(error) && error.code === 'DLOCK_ARGUMENT';
+  }
+}
+
+/** The backend (server, network, driver) failed. The driver's error is the `cause`. */
+export class LockBackendError extends LockError {
+  readonly backend: string;
+  readonly operation: string;
+  constructor(backend: string, operation: string, cause: unknown, key?: string) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    super('DLOCK_BACKEND', `${backend} backend failed during ${operation}: ${detail}`, { cause, key });
+    this.backend = backend;
+    this.operation = operation;
+  }
+  static override isInstance(error: unknown): error is LockBackendError {
+    return branded(error) && error.code === 'DLOCK_BACKEND';
+  }
+}
+
+/** The client was closed: pending waits end with this, and new calls are refused. */
+export class LockClosedError extends LockError {
+  constructor() {
+    super('DLOCK_CLOSED', 'The lock client is closed');
+  }
+  static override isInstance(error: unknown): error is LockClosedError {
+    return branded(error) && error.code === 'DLOCK_CLOSED';
+  }
+}
+
+/** Wraps anything a backend threw that is not already a dlock error. */
+export function toBackendError(backend: string, operation: string, error: unknown, key?: string): LockError {
+  return branded(error) ? error : new LockBackendError(backend, operation, error, key);
+}
