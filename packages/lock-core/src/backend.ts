@@ -167,7 +167,9 @@ export interface LockBackend {
   /**
    * Capability `watch`: call `onRelease` whenever `key` may have become free. Resolves once the
    * subscription is live, so an event published after the promise settles is not missed. The
-   * core holds at most one watch per key per client and wakes one local waiter per event.
+   * core keeps one watch per key per client while it has waiters, and wakes one local waiter per
+   * event; a new watch on a key may start before the previous one's `close()` has finished, so
+   * count subscriptions per key rather than assuming one.
    *
    * Spurious calls are harmless (the woken waiter just tries again). A backend that may have
    * missed events (a subscriber reconnect, a compacted watch) must call `onRelease` once after it

@@ -1,0 +1,230 @@
+import { setMaxListeners } from 'node:events';
+import { type AcquireHost, type Attempt, acquireWithWait } from './acquire.js';
+import type { Granted, LockBackend } from './backend.js';
+import { monotonicNow, toEpoch } from './clock.js';
+import { findReentryOwner, runInFrame } from './context.js';
+import { publish } from './diagnostics.js';
+import { LockClosedError } from './errors.js';
+import { guardBackend } from './guard-backend.js';
+import { KeyQueue } from './key-queue.js';
+import { Lease, type LeaseHost, LockHandle } from './lease.js';
+import { type CallKind, type CallOptions, normalizeCallOptions, normalizeClientOptions, resolveStrategy } from './options.js';
+import { defaultClientId, holderOf, newOwnerToken } from './owner.js';
+import type { Lock, LockClient, LockClientOptions, LockInfo, UsingOptions } from './types.js';
+import { validateFunction, validateKey } from './validate.js';
+import { Watchdog } from './watchdog.js';
+
+/**
+ * Creates a lock client on a backend. The client owns the backend: `close()` closes it (the
+ * backend in turn leaves the user's own driver client open).
+ */
+export function createLockClient(backend: LockBackend, options?: LockClientOptions): LockClient {
+  return new Client(guardBackend(backend), options);
+}
+
+class Client implements LockClient, LeaseHost, AcquireHost {
+  readonly #defaults;
+  readonly #clientId: string;
+  readonly #watchdog: Watchdog;
+  readonly #leases = new Map<string, Lease>();
+  readonly #queues = new Map<string, KeyQueue>();
+  readonly #closer = new AbortController();
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    readonly backend: LockBackend,
+    options: LockClientOptions | undefined,
+  ) {
+    this.#defaults = normalizeClientOptions(options);
+    resolveStrategy(this.#defaults.strategy, backend.capabilities);
+    this.#clientId = this.#defaults.clientId ?? defaultClientId();
+    this.#watchdog = new Watchdog(backend, this.#defaults.watchdogBatchSize);
+    // Every pending wait listens for close; that is expected, not a leak.
+    setMaxListeners(0, this.#closer.signal);
+  }
+
+  // ---- public API ----
+
+  async acquire(key: string, options?: unknown): Promise<Lock> {
+    return (await this.#take('acquire', key, options))!;
+  }
+
+  async tryAcquire(key: string, options?: unknown): Promise<Lock | null> {
+    return this.#take('tryAcquire', key, options);
+  }
+
+  async using<T>(key: string, fn: (signal: AbortSignal, lock: Lock) => Promise<T> | T, options?: UsingOptions): Promise<T> {
+    validateFunction('using callback', fn);
+    const lock = (await this.#take('using', key, options))!;
+    let result: T;
+    try {
+      result = await runInFrame(this, lock.key, lock.lease.owner, () => fn(lock.signal, lock));
+    } catch (error) {
+      // The routine's error wins; a release failure must not mask it.
+      await lock.release().catch(() => {});
+      throw error;
+    }
+    await lock.release();
+    return result;
+  }
+
+  async inspect(key: string): Promise<LockInfo | null> {
+    validateKey(key);
+    this.#assertOpen();
+    const start = monotonicNow();
+    const state = await this.backend.inspect(key);
+    if (!state) return null;
+    return {
+      key,
+      holder: holderOf(state.owner),
+      count: state.count,
+      expiresAt: toEpoch(start + state.ttlMs),
+      fencingToken: state.fencingToken,
+    };
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- acquisition ----
+
+  async #take(kind: CallKind, key: string, options: unknown): Promise<LockHandle | null> {
+    validateKey(key);
+    const o = normalizeCallOptions(kind, options, this.#defaults, this.backend.capabilities);
+    this.#assertOpen();
+    if (o.signal?.aborted) throw o.signal.reason;
+    const inherited = o.owner === undefined ? findReentryOwner(this, key) : undefined;
+    const owner = o.owner ?? inherited ?? newOwnerToken(this.#clientId);
+    const reentry = inherited !== undefined || this.#leases.has(leaseId(key, owner));
+    const begun = monotonicNow();
+    publish('acquireStart', () => ({ key, strategy: o.strategy, reentry }));
+    let attempt: Attempt;
+    try {
+      attempt = await acquireWithWait(this, { ...o, key, owner, reentry });
+    } catch (error) {
+      publish('acquireEnd', () => ({ key, acquired: false, waitMs: monotonicNow() - begun, error }));
+      if (kind === 'tryAcquire' && (error as { code?: string }).code === 'DLOCK_TIMEOUT') return null;
+      throw error;
+    }
+    const grant = attempt.result as Granted;
+    publish('acquireEnd', () => ({
+      key,
+      acquired: true,
+      reentered: grant.reentered,
+      fencingToken: grant.fencingToken,
+      waitMs: monotonicNow() - begun,
+    }));
+    if (this.#closer.signal.aborted) {
+      // Closed while the grant was on its way: hand it back rather than leak it.
+      await this.backend.release({ key, owner }).catch(() => {});
+      throw new LockClosedError();
+    }
+    return new LockHandle(this.#leaseFor(key, owner, grant, attempt.start, o), o.onLost);
+  }
+
+  /** Joins an existing local lease on re-entry, or starts a new one. */
+  #leaseFor(key: string, owner: string, grant: Granted, start: number, o: CallOptions): Lease {
+    const id = leaseId(key, owner);
+    const existing = this.#leases.get(id);
+    if (existing && grant.reentered && existing.state === 'held') {
+      existing.autoExtend ||= o.autoExtend;
+      existing.extended(start, grant.ttlMs);
+      return existing;
+    }
+    // A fresh grant while we thought we held the key means our old lease silently expired.
+    existing?.lose('not-held');
+    const lease = new Lease(this, key, owner, grant.fencingToken, o.ttlMs, start, grant.ttlMs, o.maxHoldMs);
+    lease.autoExtend = o.autoExtend;
+    this.#leases.set(id, lease);
+    this.schedule(lease);
+    return lease;
+  }
+
+  #assertOpen(): void {
+    if (this.#closer.signal.aborted) throw new LockClosedError();
+  }
+
+  // ---- LeaseHost / AcquireHost ----
+
+  get closed(): boolean {
+    return this.#closer.signal.aborted;
+  }
+
+  get closeSignal(): AbortSignal {
+    return this.#closer.signal;
+  }
+
+  get onLost() {
+    return this.#defaults.onLost;
+  }
+
+  schedule(lease: Lease): void {
+    this.#watchdog.schedule(lease);
+  }
+
+  unschedule(lease: Lease): void {
+    this.#watchdog.unschedule(lease);
+  }
+
+  forget(lease: Lease): void {
+    const id = leaseId(lease.key, lease.owner);
+    if (this.#leases.get(id) === lease) this.#leases.delete(id);
+  }
+
+  released(key: string): void {
+    // Watching waiters hear the backend's event; polling ones would otherwise sleep on.
+    const head = this.#queues.get(key)?.head;
+    if (head?.strategy === 'poll') head.wake();
+  }
+
+  queueFor(key: string): KeyQueue {
+    let queue = this.#queues.get(key);
+    if (!queue) {
+      queue = new KeyQueue(key, this.backend);
+      this.#queues.set(key, queue);
+    }
+    return queue;
+  }
+
+  waitersFor(key: string): number {
+    return this.#queues.get(key)?.waiters.length ?? 0;
+  }
+
+  dropQueueIfEmpty(queue: KeyQueue): void {
+    if (queue.waiters.length > 0 || this.#queues.get(queue.key) !== queue) return;
+    this.#queues.delete(queue.key);
+    queue.close().catch(() => {});
+  }
+
+  // ---- shutdown ----
+
+  async #close(): Promise<void> {
+    this.#closer.abort(new LockClosedError());
+    this.#watchdog.stop();
+    const leases = [...this.#leases.values()];
+    const queues = [...this.#queues.values()];
+    this.#queues.clear();
+    // Best effort: free what we hold so others need not wait out the TTL.
+    await Promise.allSettled([
+      ...leases.map(async (lease) => {
+        if (lease.inflight) await lease.inflight.catch(() => {});
+        const holds = Math.max(1, lease.holds);
+        lease.lose('client-closed');
+        for (let i = 0; i < holds; i++) await this.backend.release(lease);
+      }),
+      ...queues.map((queue) => queue.close()),
+    ]);
+    this.#leases.clear();
+    await this.backend.close();
+  }
+}
+
+function leaseId(key: string, owner: string): string {
+  return `${owner}\u0000${key}`;
+}

@@ -1,0 +1,46 @@
+import type { LockBackend } from './backend.js';
+import { LockArgumentError, toBackendError } from './errors.js';
+
+/**
+ * Wraps an adapter so that everything it throws or rejects with, synchronously or not, reaches
+ * the core as a `LockError` (driver failures as `LockBackendError` with the driver error as
+ * cause). The core and its users then never see a raw driver error or a synchronous throw.
+ */
+export function guardBackend(backend: LockBackend): LockBackend {
+  if (typeof backend !== 'object' || backend === null || !backend.capabilities) {
+    throw new LockArgumentError('createLockClient needs a LockBackend (for example memoryBackend())');
+  }
+  for (const method of ['tryAcquire', 'extend', 'release', 'inspect', 'close'] as const) {
+    if (typeof backend[method] !== 'function') {
+      throw new LockArgumentError(`The backend does not implement ${method}()`);
+    }
+  }
+  const name = backend.name;
+  const guard =
+    <A extends unknown[], R>(operation: string, fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await fn(...args);
+      } catch (error) {
+        const key = typeof args[0] === 'object' && args[0] !== null ? (args[0] as { key?: string }).key : undefined;
+        throw toBackendError(name, operation, error, typeof args[0] === 'string' ? args[0] : key);
+      }
+    };
+  const { capabilities } = backend;
+  return {
+    name,
+    capabilities,
+    tryAcquire: guard('acquire', (r) => backend.tryAcquire(r)),
+    extend: guard('extend', (r) => backend.extend(r)),
+    release: guard('release', (r) => backend.release(r)),
+    inspect: guard('inspect', (k) => backend.inspect(k)),
+    close: guard('close', () => backend.close()),
+    ...(capabilities.batchExtend && backend.extendMany
+      ? { extendMany: guard('extend', (r) => backend.extendMany!(r)) }
+      : {}),
+    ...(capabilities.watch && backend.watch ? { watch: guard('watch', (k, cb) => backend.watch!(k, cb)) } : {}),
+    ...(capabilities.nativeWait && backend.waitAcquire
+      ? { waitAcquire: guard('wait', (r) => backend.waitAcquire!(r)) }
+      : {}),
+  };
+}

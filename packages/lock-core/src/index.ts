@@ -1,0 +1,44 @@
+export type {
+  AcquireRequest,
+  AcquireResult,
+  BackendAdapterModule,
+  BackendCapabilities,
+  Granted,
+  LockBackend,
+  LockState,
+  NativeWaitRequest,
+  OwnerRef,
+  Refused,
+  ReleaseResult,
+  WatchHandle,
+} from './backend.js';
+export { createLockClient } from './client.js';
+export { type ConnectOptions, connect } from './connect.js';
+export { channels, type DlockChannelName } from './diagnostics.js';
+export {
+  LockArgumentError,
+  LockBackendError,
+  LockClosedError,
+  LockError,
+  type LockErrorCode,
+  LockLostError,
+  type LockLostReason,
+  LockNotHeldError,
+  LockTimeoutError,
+} from './errors.js';
+export { type MemoryBackendOptions, memoryBackend } from './memory/memory-backend.js';
+export { type MemoryClock, MemoryStore } from './memory/memory-store.js';
+export type {
+  AcquireOptions,
+  HoldOptions,
+  Lock,
+  LockClient,
+  LockClientOptions,
+  LockInfo,
+  OnLost,
+  PollOptions,
+  TryAcquireOptions,
+  UsingOptions,
+  WaitStrategy,
+} from './types.js';
+export { MAX_KEY_BYTES, MAX_TTL_MS } from './validate.js';

@@ -1,0 +1,187 @@
+import type { LockBackend, OwnerRef } from './backend.js';
+import { monotonicNow, toEpoch } from './clock.js';
+import { publish } from './diagnostics.js';
+import { LockLostError, type LockLostReason, LockNotHeldError } from './errors.js';
+import type { Lock, OnLost } from './types.js';
+import { validateTtl } from './validate.js';
+
+/** What a lease needs from the client that owns it. */
+export interface LeaseHost {
+  readonly backend: LockBackend;
+  readonly closed: boolean;
+  readonly onLost: OnLost | undefined;
+  /** Watchdog bookkeeping: (re)compute the lease's next event, or drop it. */
+  schedule(lease: Lease): void;
+  unschedule(lease: Lease): void;
+  /** The lease no longer belongs to the client's table of held locks. */
+  forget(lease: Lease): void;
+  /** The key was freed by this client: wake a local waiter where no backend event will. */
+  released(key: string): void;
+}
+
+type LeaseState = 'held' | 'releasing' | 'released' | 'lost';
+
+/**
+ * One grant of one key to one owner, shared by every handle that re-entered it in this client.
+ * All times are monotonic milliseconds.
+ */
+export class Lease implements OwnerRef {
+  state: LeaseState = 'held';
+  lostReason: LockLostReason | undefined;
+  /** Handles not yet released. */
+  holds = 0;
+  autoExtend = false;
+  /** Local, conservative estimate of the server-side expiry. */
+  deadline: number;
+  maxHoldUntil: number;
+  /** Last renewal error, reported as the cause if the lease then runs out. */
+  lastError: unknown;
+  /** The renewal in flight, if any: a release waits for it so no renewal outlives a release. */
+  inflight: Promise<unknown> | undefined;
+  /** Watchdog bookkeeping: bumped on every reschedule so stale heap entries are skipped. */
+  version = 0;
+  readonly controller = new AbortController();
+  readonly handles = new Set<LockHandle>();
+  readonly grantedAt: number;
+
+  constructor(
+    readonly host: LeaseHost,
+    readonly key: string,
+    readonly owner: string,
+    readonly fencingToken: bigint,
+    readonly ttlMs: number,
+    requestStart: number,
+    grantTtlMs: number,
+    maxHoldMs: number,
+  ) {
+    this.grantedAt = requestStart;
+    this.deadline = requestStart + grantTtlMs;
+    this.maxHoldUntil = requestStart + maxHoldMs;
+  }
+
+  /** Renew once the remaining time falls to two thirds of the TTL (about every ttl/3). */
+  get renewAt(): number {
+    return this.deadline - (this.ttlMs * 2) / 3;
+  }
+
+  /** A successful extend or re-entry that started at `start` set the expiry `ttlMs` later. */
+  extended(start: number, ttlMs: number): void {
+    this.deadline = Math.max(this.deadline, start + ttlMs);
+    this.lastError = undefined;
+    if (this.state === 'held') this.host.schedule(this);
+  }
+
+  lose(reason: LockLostReason, cause?: unknown): void {
+    if (this.state !== 'held') return;
+    this.state = 'lost';
+    this.lostReason = reason;
+    this.host.unschedule(this);
+    this.host.forget(this);
+    const error = new LockLostError(this.key, reason, { cause });
+    this.controller.abort(error);
+    publish('lost', () => ({ key: this.key, reason, error }));
+    for (const handle of this.handles) {
+      callOnLost(handle.onLost, error, handle);
+      callOnLost(this.host.onLost, error, handle);
+    }
+  }
+
+  /** Give up one hold. Only the last local hold stops the watchdog. */
+  async releaseOne(): Promise<boolean> {
+    const last = --this.holds === 0;
+    if (this.host.closed || this.state === 'released' || (this.state === 'lost' && this.lostReason === 'not-held')) {
+      if (last) this.host.forget(this);
+      return false;
+    }
+    if (last && this.state === 'held') {
+      this.state = 'releasing';
+      this.host.unschedule(this);
+    }
+    if (this.inflight) await this.inflight.catch(() => {});
+    const started = monotonicNow();
+    try {
+      const result = await this.host.backend.release({ key: this.key, owner: this.owner });
+      publish('release', () => ({ key: this.key, result, heldMs: started - this.grantedAt }));
+      if (result === 'not-held') {
+        this.lose('not-held');
+        return false;
+      }
+      if (result === 'released') this.host.released(this.key);
+      return true;
+    } finally {
+      if (last) {
+        if (this.state === 'releasing') this.state = 'released';
+        this.host.forget(this);
+      }
+    }
+  }
+
+  /** Owner-checked extension on the caller's request. */
+  async extendNow(ttlMs: number): Promise<void> {
+    if (this.state !== 'held') throw new LockNotHeldError(this.key);
+    const start = monotonicNow();
+    const ok = await this.host.backend.extend({ key: this.key, owner: this.owner, ttlMs });
+    publish('extend', () => ({ key: this.key, ok, durationMs: monotonicNow() - start, watchdog: false }));
+    if (!ok) {
+      this.lose('not-held');
+      throw new LockNotHeldError(this.key);
+    }
+    if (this.state !== 'held') throw new LockNotHeldError(this.key);
+    this.extended(start, ttlMs);
+  }
+}
+
+function callOnLost(onLost: OnLost | undefined, error: LockLostError, lock: Lock): void {
+  if (!onLost) return;
+  try {
+    onLost(error, lock);
+  } catch (callbackError) {
+    publish('error', () => ({ where: 'onLost', error: callbackError }));
+  }
+}
+
+/** The user's handle on one hold of a lease. */
+export class LockHandle implements Lock {
+  #released = false;
+
+  constructor(
+    readonly lease: Lease,
+    readonly onLost: OnLost | undefined,
+  ) {
+    lease.holds++;
+    lease.handles.add(this);
+  }
+
+  get key(): string {
+    return this.lease.key;
+  }
+  get fencingToken(): bigint {
+    return this.lease.fencingToken;
+  }
+  get signal(): AbortSignal {
+    return this.lease.controller.signal;
+  }
+  get expiresAt(): number {
+    return toEpoch(this.lease.deadline);
+  }
+  get held(): boolean {
+    return !this.#released && this.lease.state === 'held';
+  }
+
+  async extend(ttlMs?: number): Promise<void> {
+    const ttl = ttlMs === undefined ? this.lease.ttlMs : validateTtl('ttlMs', ttlMs);
+    if (this.#released) throw new LockNotHeldError(this.key, `Lock "${this.key}" was released by this handle`);
+    await this.lease.extendNow(ttl);
+  }
+
+  async release(): Promise<boolean> {
+    if (this.#released) return false;
+    this.#released = true;
+    this.lease.handles.delete(this);
+    return this.lease.releaseOne();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.release();
+  }
+}

@@ -1,0 +1,99 @@
+import type { AcquireRequest, AcquireResult, LockBackend, LockState, OwnerRef, ReleaseResult, WatchHandle } from '../backend.js';
+import { LockArgumentError } from '../errors.js';
+import { type MemoryClock, MemoryStore } from './memory-store.js';
+
+export interface MemoryBackendOptions {
+  /**
+   * Share state with other memory backends (like processes sharing a server). Mutually exclusive
+   * with `clock` (the store has its own).
+   * @default a new private store
+   */
+  store?: MemoryStore;
+  /**
+   * Clock deciding expiry, in milliseconds.
+   * @default performance.now
+   */
+  clock?: MemoryClock;
+}
+
+/**
+ * An in-process backend with the full semantics (expiry, fencing, re-entry, release events). For
+ * tests and single-process programs; it coordinates nothing across processes.
+ */
+export function memoryBackend(options: MemoryBackendOptions = {}): LockBackend {
+  for (const name of Object.keys(options)) {
+    if (name !== 'store' && name !== 'clock') throw new LockArgumentError(`Unknown option "${name}" for memoryBackend`);
+  }
+  if (options.store && options.clock) throw new LockArgumentError('Pass either store or clock to memoryBackend, not both');
+  const store = options.store ?? new MemoryStore(options.clock);
+  const unsubscribers = new Set<() => void>();
+  let closed = false;
+  const open = (): void => {
+    if (closed) throw new Error('memory backend is closed');
+  };
+
+  return {
+    name: 'memory',
+    capabilities: { watch: true, nativeWait: false, orderedWaiters: false, ttlGranularityMs: 1, batchExtend: false },
+
+    async tryAcquire({ key, owner, ttlMs }: AcquireRequest): Promise<AcquireResult> {
+      open();
+      const now = store.clock.now();
+      const entry = store.get(key);
+      if (!entry) {
+        const granted = store.grant(key, owner, ttlMs);
+        return { acquired: true, fencingToken: granted.fencingToken, reentered: false, ttlMs };
+      }
+      if (entry.owner === owner) {
+        entry.count++;
+        entry.expiresAt = Math.max(entry.expiresAt, now + ttlMs);
+        return { acquired: true, fencingToken: entry.fencingToken, reentered: true, ttlMs: entry.expiresAt - now };
+      }
+      return { acquired: false, retryAfterMs: entry.expiresAt - now };
+    },
+
+    async extend({ key, owner, ttlMs }: AcquireRequest): Promise<boolean> {
+      open();
+      const entry = store.get(key);
+      if (!entry || entry.owner !== owner) return false;
+      entry.expiresAt = store.clock.now() + ttlMs;
+      return true;
+    },
+
+    async release({ key, owner }: OwnerRef): Promise<ReleaseResult> {
+      open();
+      const entry = store.get(key);
+      if (!entry || entry.owner !== owner) return 'not-held';
+      if (--entry.count > 0) return 'decremented';
+      store.delete(key);
+      return 'released';
+    },
+
+    async inspect(key: string): Promise<LockState | null> {
+      open();
+      const entry = store.get(key);
+      if (!entry) return null;
+      const { owner, count, fencingToken } = entry;
+      return { key, owner, count, fencingToken, ttlMs: entry.expiresAt - store.clock.now() };
+    },
+
+    async watch(key: string, onRelease: () => void): Promise<WatchHandle> {
+      open();
+      // Deliver asynchronously, as a network backend would, so no waiter runs inside release().
+      const unsubscribe = store.listen(key, () => queueMicrotask(onRelease));
+      unsubscribers.add(unsubscribe);
+      return {
+        close() {
+          unsubscribe();
+          unsubscribers.delete(unsubscribe);
+        },
+      };
+    },
+
+    async close(): Promise<void> {
+      closed = true;
+      for (const unsubscribe of unsubscribers) unsubscribe();
+      unsubscribers.clear();
+    },
+  };
+}

@@ -1,0 +1,64 @@
+/** A clock in milliseconds. Inject one to drive expiry in tests. */
+export interface MemoryClock {
+  now(): number;
+}
+
+interface Entry {
+  owner: string;
+  count: number;
+  expiresAt: number;
+  fencingToken: bigint;
+}
+
+/**
+ * The state behind one or more `memoryBackend`s: several backends on one store behave like
+ * several processes on one server. Fencing counters outlive the locks, as on a real server.
+ */
+export class MemoryStore {
+  readonly #locks = new Map<string, Entry>();
+  readonly #counters = new Map<string, bigint>();
+  readonly #listeners = new Map<string, Set<() => void>>();
+
+  constructor(readonly clock: MemoryClock = { now: () => performance.now() }) {}
+
+  /** The live entry for `key`, dropping it if its time has passed. */
+  get(key: string): Entry | undefined {
+    const entry = this.#locks.get(key);
+    if (entry && entry.expiresAt <= this.clock.now()) {
+      this.#locks.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  grant(key: string, owner: string, ttlMs: number): Entry {
+    const fencingToken = (this.#counters.get(key) ?? 0n) + 1n;
+    this.#counters.set(key, fencingToken);
+    const entry = { owner, count: 1, expiresAt: this.clock.now() + ttlMs, fencingToken };
+    this.#locks.set(key, entry);
+    return entry;
+  }
+
+  delete(key: string): void {
+    this.#locks.delete(key);
+    for (const listener of this.#listeners.get(key) ?? []) listener();
+  }
+
+  listen(key: string, listener: () => void): () => void {
+    let set = this.#listeners.get(key);
+    if (!set) {
+      set = new Set();
+      this.#listeners.set(key, set);
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.#listeners.get(key) === set) this.#listeners.delete(key);
+    };
+  }
+
+  /** Number of keys with live watchers (for leak checks in tests). */
+  get watchedKeys(): number {
+    return this.#listeners.size;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * The conformance kit: the behaviour every backend must show, as one suite an adapter runs with
+ * its own test runner (`@dlock/lock-core/testing`).
+ *
+ * ```ts
+ * import { describe, it, beforeAll, afterAll } from 'vitest';
+ * import { runConformance } from '@dlock/lock-core/testing';
+ * runConformance({
+ *   name: 'redis',
+ *   createBackend: () => redisBackend({ client: new Redis(), prefix: 'test:' }),
+ *   runner: { describe, it, beforeAll, afterAll },
+ * });
+ * ```
+ */
+import { type ConformanceOptions, createKit } from './kit.js';
+import { exclusionSuite } from './suite-exclusion.js';
+import { expirySuite } from './suite-expiry.js';
+import { inputsSuite } from './suite-inputs.js';
+import { reentrancySuite } from './suite-reentrancy.js';
+import { shutdownSuite } from './suite-shutdown.js';
+import { waitingSuite } from './suite-waiting.js';
+import { watchdogSuite } from './suite-watchdog.js';
+
+export type { BackendTraits, ConformanceOptions, TestRunner } from './kit.js';
+export { eventually, sleep } from './kit.js';
+
+export function runConformance(options: ConformanceOptions): void {
+  const kit = createKit(options);
+  const { describe, it, beforeAll, afterAll } = options.runner;
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason);
+  };
+
+  describe(`dlock conformance: ${options.name}`, () => {
+    beforeAll(async () => {
+      process.on('unhandledRejection', onUnhandled);
+      kit.capabilities = (await kit.backend()).capabilities;
+    });
+    afterAll(async () => {
+      await kit.closeAll();
+      process.off('unhandledRejection', onUnhandled);
+    });
+
+    describe('mutual exclusion and fencing', () => exclusionSuite(kit));
+    describe('expiry and owner checks', () => expirySuite(kit));
+    describe('reentrancy', () => reentrancySuite(kit));
+    describe('watchdog', () => watchdogSuite(kit));
+    describe('waiting', () => waitingSuite(kit));
+    describe('inputs', () => inputsSuite(kit));
+    describe('shutdown', () => shutdownSuite(kit));
+
+    it('caused no unhandled rejections', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (unhandled.length > 0) throw new Error(`unhandled rejections: ${unhandled.map(String).join('; ')}`);
+    });
+  });
+}

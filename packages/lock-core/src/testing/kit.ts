@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import type { BackendCapabilities, LockBackend } from '../backend.js';
+import { createLockClient } from '../client.js';
+import type { LockClient, LockClientOptions } from '../types.js';
+
+/** The parts of a test runner the kit uses; vitest, jest and node:test all fit. */
+export interface TestRunner {
+  describe(name: string, fn: () => void): void;
+  it(name: string, fn: () => Promise<void> | void, timeoutMs?: number): void;
+  beforeAll(fn: () => Promise<void> | void): void;
+  afterAll(fn: () => Promise<void> | void): void;
+}
+
+/** Traits of the backend under test that change what the kit can expect. */
+export interface BackendTraits {
+  /**
+   * A TTL short enough to wait out in tests, long enough for a round trip under load. Expiry,
+   * watchdog and waiting tests scale with it.
+   * Backends with whole-second TTLs (etcd) pass at least 1000 x their granularity.
+   * @default 250
+   */
+  shortTtlMs?: number;
+}
+
+export interface ConformanceOptions {
+  /** Shown in the suite's title. */
+  name: string;
+  /**
+   * Returns a new backend instance on the same server state each call, as another process would
+   * have. The kit creates several (one per client) and closes them all.
+   */
+  createBackend(): LockBackend | Promise<LockBackend>;
+  runner: TestRunner;
+  traits?: BackendTraits;
+}
+
+/** What each suite gets: helpers bound to one conformance run. */
+export interface Kit {
+  readonly runner: TestRunner;
+  /** TTL used by timing-sensitive tests. */
+  readonly ttl: number;
+  /** A fresh backend on the shared server state (closed after the run unless a client owns it). */
+  backend(): Promise<LockBackend>;
+  /** A client on a fresh backend; closed after the run. */
+  client(options?: LockClientOptions): Promise<LockClient>;
+  /** A key unique to this run, built from a readable name. */
+  key(name: string): string;
+  /** Test timeout: generous multiples of the TTL. */
+  readonly timeoutMs: number;
+  /** The backend's capabilities, known once the suite's beforeAll has run. */
+  capabilities: BackendCapabilities | undefined;
+}
+
+export function createKit(options: ConformanceOptions): Kit & { closeAll(): Promise<void> } {
+  const run = randomUUID().slice(0, 8);
+  const ttl = options.traits?.shortTtlMs ?? 250;
+  const clients = new Set<LockClient>();
+  const backends = new Set<LockBackend>();
+  return {
+    runner: options.runner,
+    ttl,
+    capabilities: undefined,
+    timeoutMs: Math.max(20_000, ttl * 40),
+    async backend() {
+      const backend = await options.createBackend();
+      backends.add(backend);
+      return backend;
+    },
+    async client(clientOptions?: LockClientOptions) {
+      const backend = await options.createBackend();
+      const client = createLockClient(backend, { ttlMs: ttl, ...clientOptions });
+      clients.add(client);
+      return client;
+    },
+    key(name: string) {
+      return `dlock-kit:${run}:${name}`;
+    },
+    async closeAll() {
+      await Promise.allSettled([...clients].map((c) => c.close()));
+      await Promise.allSettled([...backends].map((b) => b.close()));
+      clients.clear();
+      backends.clear();
+    },
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Waits until `condition` holds, checking every few ms, failing after `withinMs`. */
+export async function eventually(what: string, condition: () => boolean | Promise<boolean>, withinMs: number): Promise<void> {
+  const end = performance.now() + withinMs;
+  while (!(await condition())) {
+    if (performance.now() > end) throw new Error(`Not within ${withinMs} ms: ${what}`);
+    await sleep(5);
+  }
+}

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { createLockClient } from '../client.js';
+import { LockLostError } from '../errors.js';
+import { type Kit, eventually, sleep } from './kit.js';
+
+/** Semantics 8: close() frees what the client owns and leaves nothing running. */
+export function shutdownSuite(kit: Kit): void {
+  const { it } = kit.runner;
+
+  it(
+    'close() releases held locks, stops the watchdog and watches, and leaves no active handles',
+    async () => {
+      const other = await kit.client();
+      const backend = await kit.backend();
+      // Warm up so lazily opened user connections count in the baseline.
+      await backend.inspect(kit.key('warm-up'));
+      await sleep(10);
+      const baseline = resourceCounts();
+      const client = createLockClient(backend, { ttlMs: kit.ttl });
+      const key = kit.key('shutdown');
+      const lock = await client.acquire(key, { autoExtend: true });
+      const blocker = await other.acquire(kit.key('shutdown-blocked'), { autoExtend: true });
+      const waiting = client.acquire(kit.key('shutdown-blocked')).catch((e: unknown) => e);
+      await sleep(kit.ttl);
+      await client.close();
+      await client.close();
+      assert.ok(LockLostError.isInstance(lock.signal.reason));
+      assert.equal((lock.signal.reason as LockLostError).reason, 'client-closed');
+      assert.equal((await waiting as { code?: string }).code, 'DLOCK_CLOSED');
+      const next = await other.tryAcquire(key);
+      assert.ok(next, 'close() should release held locks');
+      await next.release();
+      await blocker.release();
+      await eventually(
+        'active handles back to the baseline',
+        () => exceeding(baseline, resourceCounts()).length === 0,
+        2_000,
+      ).catch(() => assert.fail(`leaked: ${exceeding(baseline, resourceCounts()).join(', ')}`));
+    },
+    kit.timeoutMs,
+  );
+}
+
+function resourceCounts(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const name of process.getActiveResourcesInfo()) counts.set(name, (counts.get(name) ?? 0) + 1);
+  return counts;
+}
+
+function exceeding(baseline: Map<string, number>, now: Map<string, number>): string[] {
+  return [...now].filter(([name, n]) => n > (baseline.get(name) ?? 0)).map(([name, n]) => `${name} x${n - (baseline.get(name) ?? 0)}`);
+}
