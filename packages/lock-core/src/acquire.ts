@@ -46,14 +46,22 @@ export interface Attempt {
 export async function acquireWithWait(host: AcquireHost, p: AcquireParams): Promise<Attempt> {
   const begun = monotonicNow();
   const deadline = p.waitTimeoutMs === 0 ? Number.POSITIVE_INFINITY : begun + p.waitTimeoutMs;
-  const interrupt = new Interrupt([p.signal, host.closeSignal], deadline, () => new LockTimeoutError(p.key, p.waitTimeoutMs));
-  const ask = (request: () => Promise<AcquireResult>): Promise<Attempt> => attempt(host, p, interrupt, request);
+  const interrupt = new Interrupt(
+    [p.signal, host.closeSignal],
+    deadline,
+    () => new LockTimeoutError(p.key, p.waitTimeoutMs),
+  );
+  const ask = (request: () => Promise<AcquireResult>): Promise<Attempt> =>
+    attempt(host, p, interrupt, request);
   const tryOnce = (): Promise<Attempt> => ask(() => host.backend.tryAcquire(p));
   try {
     if (p.waitTimeoutMs === 0) return granted(await tryOnce(), p);
     if (p.strategy === 'native') {
       const timeoutMs = Math.max(0, deadline - monotonicNow());
-      return granted(await ask(() => host.backend.waitAcquire!({ ...p, timeoutMs, signal: interrupt.signal })), p);
+      return granted(
+        await ask(() => host.backend.waitAcquire!({ ...p, timeoutMs, signal: interrupt.signal })),
+        p,
+      );
     }
     // Arrivals queue behind local waiters (local FIFO fairness); re-entries never wait behind them.
     if (p.reentry || host.waitersFor(p.key) === 0) {
@@ -106,7 +114,12 @@ async function waitInQueue(
  * other processes doing the same). Polling: capped exponential backoff with full jitter, never
  * longer than the holder's remaining TTL.
  */
-function napMs(p: AcquireParams, waiter: Waiter, round: number, retryAfterMs: number | undefined): number {
+function napMs(
+  p: AcquireParams,
+  waiter: Waiter,
+  round: number,
+  retryAfterMs: number | undefined,
+): number {
   if (waiter.strategy === 'watch') {
     const bound = retryAfterMs ?? FALLBACK_RECHECK_MS;
     return Math.max(1, bound + 1 + Math.random() * Math.min(25, bound / 10));

@@ -8,7 +8,13 @@ import { LockClosedError } from './errors.js';
 import { guardBackend } from './guard-backend.js';
 import { KeyQueue } from './key-queue.js';
 import { Lease, type LeaseHost, LockHandle } from './lease.js';
-import { type CallKind, type CallOptions, normalizeCallOptions, normalizeClientOptions, resolveStrategy } from './options.js';
+import {
+  type CallKind,
+  type CallOptions,
+  normalizeCallOptions,
+  normalizeClientOptions,
+  resolveStrategy,
+} from './options.js';
 import { defaultClientId, holderOf, newOwnerToken } from './owner.js';
 import type { Lock, LockClient, LockClientOptions, LockInfo, UsingOptions } from './types.js';
 import { validateFunction, validateKey } from './validate.js';
@@ -53,7 +59,11 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     return this.#take('tryAcquire', key, options);
   }
 
-  async using<T>(key: string, fn: (signal: AbortSignal, lock: Lock) => Promise<T> | T, options?: UsingOptions): Promise<T> {
+  async using<T>(
+    key: string,
+    fn: (signal: AbortSignal, lock: Lock) => Promise<T> | T,
+    options?: UsingOptions,
+  ): Promise<T> {
     validateFunction('using callback', fn);
     const lock = (await this.#take('using', key, options))!;
     let result: T;
@@ -108,8 +118,14 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     try {
       attempt = await acquireWithWait(this, { ...o, key, owner, reentry });
     } catch (error) {
-      publish('acquireEnd', () => ({ key, acquired: false, waitMs: monotonicNow() - begun, error }));
-      if (kind === 'tryAcquire' && (error as { code?: string }).code === 'DLOCK_TIMEOUT') return null;
+      publish('acquireEnd', () => ({
+        key,
+        acquired: false,
+        waitMs: monotonicNow() - begun,
+        error,
+      }));
+      if (kind === 'tryAcquire' && (error as { code?: string }).code === 'DLOCK_TIMEOUT')
+        return null;
       throw error;
     }
     const grant = attempt.result as Granted;
@@ -139,7 +155,16 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     }
     // A fresh grant while we thought we held the key means our old lease silently expired.
     existing?.lose('not-held');
-    const lease = new Lease(this, key, owner, grant.fencingToken, o.ttlMs, start, grant.ttlMs, o.maxHoldMs);
+    const lease = new Lease(
+      this,
+      key,
+      owner,
+      grant.fencingToken,
+      o.ttlMs,
+      start,
+      grant.ttlMs,
+      o.maxHoldMs,
+    );
     lease.autoExtend = o.autoExtend;
     this.#leases.set(id, lease);
     this.schedule(lease);

@@ -5,14 +5,15 @@ import { memoryBackend } from './memory/memory-backend.js';
 import type { LockClient, LockClientOptions } from './types.js';
 
 /** URL schemes and the adapter package that serves each. */
-export const ADAPTERS: Readonly<Record<string, { readonly pkg: string; readonly driver: string }>> = {
-  'redis:': { pkg: '@dlock/lock-redis', driver: 'ioredis' },
-  'rediss:': { pkg: '@dlock/lock-redis', driver: 'ioredis' },
-  'mysql:': { pkg: '@dlock/lock-mysql', driver: 'mysql2' },
-  'etcd:': { pkg: '@dlock/lock-etcd', driver: 'etcd3' },
-  'etcds:': { pkg: '@dlock/lock-etcd', driver: 'etcd3' },
-  'sqlite:': { pkg: '@dlock/lock-sqlite', driver: 'better-sqlite3' },
-};
+export const ADAPTERS: Readonly<Record<string, { readonly pkg: string; readonly driver: string }>> =
+  {
+    'redis:': { pkg: '@dlock/lock-redis', driver: 'ioredis' },
+    'rediss:': { pkg: '@dlock/lock-redis', driver: 'ioredis' },
+    'mysql:': { pkg: '@dlock/lock-mysql', driver: 'mysql2' },
+    'etcd:': { pkg: '@dlock/lock-etcd', driver: 'etcd3' },
+    'etcds:': { pkg: '@dlock/lock-etcd', driver: 'etcd3' },
+    'sqlite:': { pkg: '@dlock/lock-sqlite', driver: 'better-sqlite3' },
+  };
 
 export interface ConnectOptions extends LockClientOptions {
   /** Options passed to the adapter's `connectBackend` (for example `{ prefix }`). */
@@ -31,14 +32,20 @@ export function connect(url: string | URL, options?: ConnectOptions): Promise<Lo
 }
 
 /** `connect` with the module loader injected (tests resolve adapters that do not exist yet). */
-export async function connectWith(importer: Importer, url: string | URL, options: ConnectOptions = {}): Promise<LockClient> {
+export async function connectWith(
+  importer: Importer,
+  url: string | URL,
+  options: ConnectOptions = {},
+): Promise<LockClient> {
   const parsed = parseUrl(url);
   const { backend: backendOptions = {}, ...clientOptions } = options;
   if (parsed.protocol === 'memory:') return createLockClient(memoryBackend(), clientOptions);
   const adapter = ADAPTERS[parsed.protocol];
   if (!adapter) {
     const known = ['memory:', ...Object.keys(ADAPTERS)].join(', ');
-    throw new LockArgumentError(`Unsupported lock URL scheme "${parsed.protocol}"; known schemes: ${known}`);
+    throw new LockArgumentError(
+      `Unsupported lock URL scheme "${parsed.protocol}"; known schemes: ${known}`,
+    );
   }
   let mod: Partial<BackendAdapterModule>;
   try {
@@ -51,7 +58,9 @@ export async function connectWith(importer: Importer, url: string | URL, options
     );
   }
   if (typeof mod.connectBackend !== 'function') {
-    throw new LockArgumentError(`${adapter.pkg} does not export connectBackend(url, options); is it an older version?`);
+    throw new LockArgumentError(
+      `${adapter.pkg} does not export connectBackend(url, options); is it an older version?`,
+    );
   }
   const backend: LockBackend = await mod.connectBackend(parsed, backendOptions);
   try {
@@ -65,7 +74,9 @@ export async function connectWith(importer: Importer, url: string | URL, options
 function parseUrl(url: string | URL): URL {
   if (url instanceof URL) return url;
   if (typeof url !== 'string' || url.length === 0) {
-    throw new LockArgumentError('connect() needs a URL such as "memory:" or "redis://127.0.0.1:6379"');
+    throw new LockArgumentError(
+      'connect() needs a URL such as "memory:" or "redis://127.0.0.1:6379"',
+    );
   }
   try {
     return new URL(url);
@@ -76,5 +87,8 @@ function parseUrl(url: string | URL): URL {
 
 function isModuleNotFound(error: unknown, pkg: string): boolean {
   const e = error as { code?: string; message?: string };
-  return (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') && (e.message ?? '').includes(pkg);
+  return (
+    (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') &&
+    (e.message ?? '').includes(pkg)
+  );
 }

@@ -17,7 +17,11 @@ export type LockErrorCode =
   | 'DLOCK_CLOSED';
 
 function branded(error: unknown): error is LockError {
-  return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[BRAND] === true;
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as Record<symbol, unknown>)[BRAND] === true
+  );
 }
 
 export class LockError extends Error {
@@ -26,7 +30,11 @@ export class LockError extends Error {
   /** The lock's key, when the error concerns one. */
   readonly key: string | undefined;
 
-  constructor(code: LockErrorCode, message: string, options?: { cause?: unknown; key?: string | undefined }) {
+  constructor(
+    code: LockErrorCode,
+    message: string,
+    options?: { cause?: unknown; key?: string | undefined },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     Object.defineProperty(this, BRAND, { value: true });
     this.code = code;
@@ -44,9 +52,13 @@ export class LockError extends Error {
 export class LockTimeoutError extends LockError {
   readonly waitTimeoutMs: number;
   constructor(key: string, waitTimeoutMs: number) {
-    super('DLOCK_TIMEOUT', `Timed out after ${waitTimeoutMs} ms waiting for lock "${key}": it is held by another owner`, {
-      key,
-    });
+    super(
+      'DLOCK_TIMEOUT',
+      `Timed out after ${waitTimeoutMs} ms waiting for lock "${key}": it is held by another owner`,
+      {
+        key,
+      },
+    );
     this.waitTimeoutMs = waitTimeoutMs;
   }
   static override isInstance(error: unknown): error is LockTimeoutError {
@@ -103,7 +115,10 @@ export class LockBackendError extends LockError {
   readonly operation: string;
   constructor(backend: string, operation: string, cause: unknown, key?: string) {
     const detail = cause instanceof Error ? cause.message : String(cause);
-    super('DLOCK_BACKEND', `${backend} backend failed during ${operation}: ${detail}`, { cause, key });
+    super('DLOCK_BACKEND', `${backend} backend failed during ${operation}: ${detail}`, {
+      cause,
+      key,
+    });
     this.backend = backend;
     this.operation = operation;
   }
@@ -123,6 +138,11 @@ export class LockClosedError extends LockError {
 }
 
 /** Wraps anything a backend threw that is not already a dlock error. */
-export function toBackendError(backend: string, operation: string, error: unknown, key?: string): LockError {
+export function toBackendError(
+  backend: string,
+  operation: string,
+  error: unknown,
+  key?: string,
+): LockError {
   return branded(error) ? error : new LockBackendError(backend, operation, error, key);
 }

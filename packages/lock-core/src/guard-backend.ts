@@ -8,7 +8,9 @@ import { LockArgumentError, toBackendError } from './errors.js';
  */
 export function guardBackend(backend: LockBackend): LockBackend {
   if (typeof backend !== 'object' || backend === null || !backend.capabilities) {
-    throw new LockArgumentError('createLockClient needs a LockBackend (for example memoryBackend())');
+    throw new LockArgumentError(
+      'createLockClient needs a LockBackend (for example memoryBackend())',
+    );
   }
   for (const method of ['tryAcquire', 'extend', 'release', 'inspect', 'close'] as const) {
     if (typeof backend[method] !== 'function') {
@@ -22,7 +24,10 @@ export function guardBackend(backend: LockBackend): LockBackend {
       try {
         return await fn(...args);
       } catch (error) {
-        const key = typeof args[0] === 'object' && args[0] !== null ? (args[0] as { key?: string }).key : undefined;
+        const key =
+          typeof args[0] === 'object' && args[0] !== null
+            ? (args[0] as { key?: string }).key
+            : undefined;
         throw toBackendError(name, operation, error, typeof args[0] === 'string' ? args[0] : key);
       }
     };
@@ -38,7 +43,9 @@ export function guardBackend(backend: LockBackend): LockBackend {
     ...(capabilities.batchExtend && backend.extendMany
       ? { extendMany: guard('extend', (r) => backend.extendMany!(r)) }
       : {}),
-    ...(capabilities.watch && backend.watch ? { watch: guard('watch', (k, cb) => backend.watch!(k, cb)) } : {}),
+    ...(capabilities.watch && backend.watch
+      ? { watch: guard('watch', (k, cb) => backend.watch!(k, cb)) }
+      : {}),
     ...(capabilities.nativeWait && backend.waitAcquire
       ? { waitAcquire: guard('wait', (r) => backend.waitAcquire!(r)) }
       : {}),

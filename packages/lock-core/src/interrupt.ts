@@ -18,7 +18,11 @@ export class Interrupt {
     this.fire((event.target as AbortSignal).reason);
   };
 
-  constructor(signals: readonly (AbortSignal | undefined)[], deadline: number, onDeadline: () => unknown) {
+  constructor(
+    signals: readonly (AbortSignal | undefined)[],
+    deadline: number,
+    onDeadline: () => unknown,
+  ) {
     this.promise = new Promise<never>((_, reject) => {
       this.#reject = reject;
     });
@@ -32,7 +36,10 @@ export class Interrupt {
       signal.addEventListener('abort', this.#onAbort, { once: true });
     }
     if (deadline !== Number.POSITIVE_INFINITY) {
-      this.#timer = setTimeout(() => this.fire(onDeadline()), Math.max(0, deadline - monotonicNow()));
+      this.#timer = setTimeout(
+        () => this.fire(onDeadline()),
+        Math.max(0, deadline - monotonicNow()),
+      );
     }
   }
 

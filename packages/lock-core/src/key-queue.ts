@@ -115,6 +115,10 @@ export class KeyQueue {
     this.#closed = true;
     const watching = this.#watch;
     this.#watch = undefined;
-    if (watching) await watching.then((handle) => handle.close(), () => {});
+    if (watching)
+      await watching.then(
+        (handle) => handle.close(),
+        () => {},
+      );
   }
 }

@@ -89,7 +89,11 @@ export class Lease implements OwnerRef {
   /** Give up one hold. Only the last local hold stops the watchdog. */
   async releaseOne(): Promise<boolean> {
     const last = --this.holds === 0;
-    if (this.host.closed || this.state === 'released' || (this.state === 'lost' && this.lostReason === 'not-held')) {
+    if (
+      this.host.closed ||
+      this.state === 'released' ||
+      (this.state === 'lost' && this.lostReason === 'not-held')
+    ) {
       if (last) this.host.forget(this);
       return false;
     }
@@ -121,7 +125,12 @@ export class Lease implements OwnerRef {
     if (this.state !== 'held') throw new LockNotHeldError(this.key);
     const start = monotonicNow();
     const ok = await this.host.backend.extend({ key: this.key, owner: this.owner, ttlMs });
-    publish('extend', () => ({ key: this.key, ok, durationMs: monotonicNow() - start, watchdog: false }));
+    publish('extend', () => ({
+      key: this.key,
+      ok,
+      durationMs: monotonicNow() - start,
+      watchdog: false,
+    }));
     if (!ok) {
       this.lose('not-held');
       throw new LockNotHeldError(this.key);
@@ -170,7 +179,8 @@ export class LockHandle implements Lock {
 
   async extend(ttlMs?: number): Promise<void> {
     const ttl = ttlMs === undefined ? this.lease.ttlMs : validateTtl('ttlMs', ttlMs);
-    if (this.#released) throw new LockNotHeldError(this.key, `Lock "${this.key}" was released by this handle`);
+    if (this.#released)
+      throw new LockNotHeldError(this.key, `Lock "${this.key}" was released by this handle`);
     await this.lease.extendNow(ttl);
   }
 

@@ -44,14 +44,21 @@ const USING_OPTIONS = new Set([...ACQUIRE_OPTIONS].filter((name) => name !== 'au
 
 export function normalizeClientOptions(options: LockClientOptions | undefined): ClientDefaults {
   const o = validateOptionNames('createLockClient', options, CLIENT_OPTIONS) as LockClientOptions;
-  const poll = validateOptionNames('poll', o.poll, POLL_OPTIONS) as NonNullable<LockClientOptions['poll']>;
+  const poll = validateOptionNames('poll', o.poll, POLL_OPTIONS) as NonNullable<
+    LockClientOptions['poll']
+  >;
   if (o.onLost !== undefined) validateFunction('onLost', o.onLost);
-  if (o.clientId !== undefined && (typeof o.clientId !== 'string' || o.clientId.length === 0 || o.clientId.includes('#'))) {
+  if (
+    o.clientId !== undefined &&
+    (typeof o.clientId !== 'string' || o.clientId.length === 0 || o.clientId.includes('#'))
+  ) {
     throw new LockArgumentError('clientId must be a non-empty string without "#"');
   }
   const batch = o.watchdogBatchSize ?? 256;
   if (!Number.isInteger(batch) || batch < 1) {
-    throw new LockArgumentError(`watchdogBatchSize must be a positive integer, got ${String(batch)}`);
+    throw new LockArgumentError(
+      `watchdogBatchSize must be a positive integer, got ${String(batch)}`,
+    );
   }
   return {
     ttlMs: validateTtl('ttlMs', o.ttlMs ?? 30_000),
@@ -88,7 +95,8 @@ export function normalizeCallOptions(
   defaults: ClientDefaults,
   capabilities: BackendCapabilities,
 ): CallOptions {
-  const allowed = kind === 'acquire' ? ACQUIRE_OPTIONS : kind === 'using' ? USING_OPTIONS : TRY_OPTIONS;
+  const allowed =
+    kind === 'acquire' ? ACQUIRE_OPTIONS : kind === 'using' ? USING_OPTIONS : TRY_OPTIONS;
   const o = validateOptionNames(kind, options, allowed);
   const poll = validateOptionNames('poll', o.poll, POLL_OPTIONS);
   if (o.autoExtend !== undefined && typeof o.autoExtend !== 'boolean') {
@@ -99,7 +107,10 @@ export function normalizeCallOptions(
     ttlMs: o.ttlMs === undefined ? defaults.ttlMs : validateTtl('ttlMs', o.ttlMs),
     owner: o.owner === undefined ? undefined : validateOwner(o.owner),
     autoExtend: kind === 'using' || o.autoExtend === true,
-    maxHoldMs: o.maxHoldMs === undefined ? defaults.maxHoldMs : validatePositiveDuration('maxHoldMs', o.maxHoldMs),
+    maxHoldMs:
+      o.maxHoldMs === undefined
+        ? defaults.maxHoldMs
+        : validatePositiveDuration('maxHoldMs', o.maxHoldMs),
     onLost: o.onLost as OnLost | undefined,
     waitTimeoutMs:
       kind === 'tryAcquire'
@@ -108,21 +119,39 @@ export function normalizeCallOptions(
           ? defaults.waitTimeoutMs
           : validateDuration('waitTimeoutMs', o.waitTimeoutMs),
     signal: o.signal === undefined ? undefined : validateSignal(o.signal),
-    strategy: resolveStrategy(o.strategy === undefined ? defaults.strategy : validateEnum('strategy', o.strategy, STRATEGIES), capabilities),
+    strategy: resolveStrategy(
+      o.strategy === undefined
+        ? defaults.strategy
+        : validateEnum('strategy', o.strategy, STRATEGIES),
+      capabilities,
+    ),
     initialDelayMs:
-      poll.initialDelayMs === undefined ? defaults.initialDelayMs : validatePositiveDuration('poll.initialDelayMs', poll.initialDelayMs),
-    maxDelayMs: poll.maxDelayMs === undefined ? defaults.maxDelayMs : validatePositiveDuration('poll.maxDelayMs', poll.maxDelayMs),
+      poll.initialDelayMs === undefined
+        ? defaults.initialDelayMs
+        : validatePositiveDuration('poll.initialDelayMs', poll.initialDelayMs),
+    maxDelayMs:
+      poll.maxDelayMs === undefined
+        ? defaults.maxDelayMs
+        : validatePositiveDuration('poll.maxDelayMs', poll.maxDelayMs),
   };
 }
 
 /** `auto` picks the best the backend offers; asking for one it lacks is a configuration error. */
-export function resolveStrategy(strategy: WaitStrategy, capabilities: BackendCapabilities): 'native' | 'watch' | 'poll' {
-  if (strategy === 'auto') return capabilities.nativeWait ? 'native' : capabilities.watch ? 'watch' : 'poll';
+export function resolveStrategy(
+  strategy: WaitStrategy,
+  capabilities: BackendCapabilities,
+): 'native' | 'watch' | 'poll' {
+  if (strategy === 'auto')
+    return capabilities.nativeWait ? 'native' : capabilities.watch ? 'watch' : 'poll';
   if (strategy === 'native' && !capabilities.nativeWait) {
-    throw new LockArgumentError("strategy 'native' needs a backend with a native wait (capability nativeWait)");
+    throw new LockArgumentError(
+      "strategy 'native' needs a backend with a native wait (capability nativeWait)",
+    );
   }
   if (strategy === 'watch' && !capabilities.watch) {
-    throw new LockArgumentError("strategy 'watch' needs a backend that can watch keys (capability watch)");
+    throw new LockArgumentError(
+      "strategy 'watch' needs a backend that can watch keys (capability watch)",
+    );
   }
   return strategy;
 }

@@ -11,7 +11,9 @@ export function validateKey(key: unknown): string {
   }
   // Lone surrogates cannot be encoded as UTF-8: the servers would store a different key.
   if (!key.isWellFormed()) {
-    throw new LockArgumentError('Lock key must be well-formed Unicode (it contains a lone surrogate)');
+    throw new LockArgumentError(
+      'Lock key must be well-formed Unicode (it contains a lone surrogate)',
+    );
   }
   const bytes = Buffer.byteLength(key, 'utf8');
   if (bytes > MAX_KEY_BYTES) {
@@ -22,7 +24,9 @@ export function validateKey(key: unknown): string {
 
 export function validateTtl(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > MAX_TTL_MS) {
-    throw new LockArgumentError(`${name} must be a positive integer of at most ${MAX_TTL_MS} ms, got ${describe(value)}`);
+    throw new LockArgumentError(
+      `${name} must be a positive integer of at most ${MAX_TTL_MS} ms, got ${describe(value)}`,
+    );
   }
   return value;
 }
@@ -30,7 +34,9 @@ export function validateTtl(name: string, value: unknown): number {
 /** A non-negative duration where `Infinity` means "no limit". */
 export function validateDuration(name: string, value: unknown): number {
   if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-    throw new LockArgumentError(`${name} must be a non-negative number of ms or Infinity, got ${describe(value)}`);
+    throw new LockArgumentError(
+      `${name} must be a non-negative number of ms or Infinity, got ${describe(value)}`,
+    );
   }
   return value;
 }
@@ -43,8 +49,15 @@ export function validatePositiveDuration(name: string, value: unknown): number {
 }
 
 export function validateOwner(value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0 || !value.isWellFormed() || Buffer.byteLength(value) > 256) {
-    throw new LockArgumentError(`owner must be a non-empty string of at most 256 UTF-8 bytes, got ${describe(value)}`);
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    !value.isWellFormed() ||
+    Buffer.byteLength(value) > 256
+  ) {
+    throw new LockArgumentError(
+      `owner must be a non-empty string of at most 256 UTF-8 bytes, got ${describe(value)}`,
+    );
   }
   return value;
 }
@@ -62,15 +75,25 @@ export function validateSignal(value: unknown): AbortSignal {
   return value;
 }
 
-export function validateEnum<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+export function validateEnum<T extends string>(
+  name: string,
+  value: unknown,
+  allowed: readonly T[],
+): T {
   if (typeof value !== 'string' || !allowed.includes(value as T)) {
-    throw new LockArgumentError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`);
+    throw new LockArgumentError(
+      `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`,
+    );
   }
   return value as T;
 }
 
 /** Rejects option objects that are not plain objects or carry names we do not know (typos). */
-export function validateOptionNames(where: string, options: unknown, allowed: ReadonlySet<string>): Record<string, unknown> {
+export function validateOptionNames(
+  where: string,
+  options: unknown,
+  allowed: ReadonlySet<string>,
+): Record<string, unknown> {
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new LockArgumentError(`${where} options must be an object, got ${describe(options)}`);
@@ -86,7 +109,8 @@ export function validateOptionNames(where: string, options: unknown, allowed: Re
 }
 
 function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === 'bigint') return `${value}n`;
   if (value === null || typeof value !== 'object') return String(value);
   return Array.isArray(value) ? 'an array' : 'an object';

@@ -77,7 +77,8 @@ export class Watchdog {
       }
     }
     for (const lease of later) this.schedule(lease);
-    for (let i = 0; i < due.length; i += this.batchSize) this.#renew(due.slice(i, i + this.batchSize));
+    for (let i = 0; i < due.length; i += this.batchSize)
+      this.#renew(due.slice(i, i + this.batchSize));
     const next = this.#heap.peek();
     if (next && next.at < this.#timerAt) this.#arm(next.at);
   }
@@ -91,9 +92,13 @@ export class Watchdog {
       ttlMs: Math.max(1, Math.min(lease.ttlMs, Math.ceil(lease.maxHoldUntil - start))),
     }));
     const results = this.#send(requests);
+    const settleAll = (oks: (boolean | Error)[] | undefined, error: unknown): void => {
+      for (const [i, lease] of leases.entries())
+        this.#settle(lease, start, requests[i]!.ttlMs, oks?.[i], error);
+    };
     const inflight = results.then(
-      (oks) => leases.forEach((lease, i) => this.#settle(lease, start, requests[i]!.ttlMs, oks[i], undefined)),
-      (error: unknown) => leases.forEach((lease, i) => this.#settle(lease, start, requests[i]!.ttlMs, undefined, error)),
+      (oks) => settleAll(oks, undefined),
+      (error: unknown) => settleAll(undefined, error),
     );
     for (const lease of leases) {
       lease.inflight = inflight;
@@ -106,14 +111,28 @@ export class Watchdog {
     if (this.backend.extendMany && this.backend.capabilities.batchExtend) {
       return this.backend.extendMany(requests);
     }
-    const settled = await Promise.allSettled(requests.map((request) => this.backend.extend(request)));
+    const settled = await Promise.allSettled(
+      requests.map((request) => this.backend.extend(request)),
+    );
     return settled.map((s) => (s.status === 'fulfilled' ? s.value : toError(s.reason)));
   }
 
-  #settle(lease: Lease, start: number, ttlMs: number, ok: boolean | Error | undefined, batchError: unknown): void {
+  #settle(
+    lease: Lease,
+    start: number,
+    ttlMs: number,
+    ok: boolean | Error | undefined,
+    batchError: unknown,
+  ): void {
     lease.inflight = undefined;
     const error = ok instanceof Error ? ok : batchError;
-    publish('extend', () => ({ key: lease.key, ok: ok === true, durationMs: monotonicNow() - start, error, watchdog: true }));
+    publish('extend', () => ({
+      key: lease.key,
+      ok: ok === true,
+      durationMs: monotonicNow() - start,
+      error,
+      watchdog: true,
+    }));
     if (lease.state !== 'held' || this.#stopped) return;
     if (ok === true) {
       lease.extended(start, ttlMs);

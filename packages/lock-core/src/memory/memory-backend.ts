@@ -1,4 +1,12 @@
-import type { AcquireRequest, AcquireResult, LockBackend, LockState, OwnerRef, ReleaseResult, WatchHandle } from '../backend.js';
+import type {
+  AcquireRequest,
+  AcquireResult,
+  LockBackend,
+  LockState,
+  OwnerRef,
+  ReleaseResult,
+  WatchHandle,
+} from '../backend.js';
 import { LockArgumentError } from '../errors.js';
 import { type MemoryClock, MemoryStore } from './memory-store.js';
 
@@ -22,9 +30,11 @@ export interface MemoryBackendOptions {
  */
 export function memoryBackend(options: MemoryBackendOptions = {}): LockBackend {
   for (const name of Object.keys(options)) {
-    if (name !== 'store' && name !== 'clock') throw new LockArgumentError(`Unknown option "${name}" for memoryBackend`);
+    if (name !== 'store' && name !== 'clock')
+      throw new LockArgumentError(`Unknown option "${name}" for memoryBackend`);
   }
-  if (options.store && options.clock) throw new LockArgumentError('Pass either store or clock to memoryBackend, not both');
+  if (options.store && options.clock)
+    throw new LockArgumentError('Pass either store or clock to memoryBackend, not both');
   const store = options.store ?? new MemoryStore(options.clock);
   const unsubscribers = new Set<() => void>();
   let closed = false;
@@ -34,7 +44,13 @@ export function memoryBackend(options: MemoryBackendOptions = {}): LockBackend {
 
   return {
     name: 'memory',
-    capabilities: { watch: true, nativeWait: false, orderedWaiters: false, ttlGranularityMs: 1, batchExtend: false },
+    capabilities: {
+      watch: true,
+      nativeWait: false,
+      orderedWaiters: false,
+      ttlGranularityMs: 1,
+      batchExtend: false,
+    },
 
     async tryAcquire({ key, owner, ttlMs }: AcquireRequest): Promise<AcquireResult> {
       open();
@@ -47,7 +63,12 @@ export function memoryBackend(options: MemoryBackendOptions = {}): LockBackend {
       if (entry.owner === owner) {
         entry.count++;
         entry.expiresAt = Math.max(entry.expiresAt, now + ttlMs);
-        return { acquired: true, fencingToken: entry.fencingToken, reentered: true, ttlMs: entry.expiresAt - now };
+        return {
+          acquired: true,
+          fencingToken: entry.fencingToken,
+          reentered: true,
+          ttlMs: entry.expiresAt - now,
+        };
       }
       return { acquired: false, retryAfterMs: entry.expiresAt - now };
     },

@@ -52,7 +52,8 @@ export function runConformance(options: ConformanceOptions): void {
 
     it('caused no unhandled rejections', async () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
-      if (unhandled.length > 0) throw new Error(`unhandled rejections: ${unhandled.map(String).join('; ')}`);
+      if (unhandled.length > 0)
+        throw new Error(`unhandled rejections: ${unhandled.map(String).join('; ')}`);
     });
   });
 }

@@ -89,7 +89,11 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Waits until `condition` holds, checking every few ms, failing after `withinMs`. */
-export async function eventually(what: string, condition: () => boolean | Promise<boolean>, withinMs: number): Promise<void> {
+export async function eventually(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  withinMs: number,
+): Promise<void> {
   const end = performance.now() + withinMs;
   while (!(await condition())) {
     if (performance.now() > end) throw new Error(`Not within ${withinMs} ms: ${what}`);

@@ -35,7 +35,10 @@ export function exclusionSuite(kit: Kit): void {
       assert.equal(maxInside, 1, 'two tasks were inside the critical section at once');
       assert.equal(counter, 50, 'an update was lost');
       for (let i = 1; i < tokens.length; i++) {
-        assert.ok(tokens[i]! > tokens[i - 1]!, `fencing token ${tokens[i]} did not exceed ${tokens[i - 1]}`);
+        assert.ok(
+          tokens[i]! > tokens[i - 1]!,
+          `fencing token ${tokens[i]} did not exceed ${tokens[i - 1]}`,
+        );
       }
     },
     kit.timeoutMs,

@@ -38,8 +38,14 @@ export function expirySuite(kit: Kit): void {
     assert.equal(await backend.extend({ key, owner: 'kit-owner-b', ttlMs: kit.ttl }), false);
     const state = await backend.inspect(key);
     assert.equal(state?.owner, 'kit-owner-a');
-    assert.equal(await backend.release({ key: kit.key('never-held'), owner: 'kit-owner-a' }), 'not-held');
-    assert.equal(await backend.extend({ key: kit.key('never-held'), owner: 'kit-owner-a', ttlMs: 1000 }), false);
+    assert.equal(
+      await backend.release({ key: kit.key('never-held'), owner: 'kit-owner-a' }),
+      'not-held',
+    );
+    assert.equal(
+      await backend.extend({ key: kit.key('never-held'), owner: 'kit-owner-a', ttlMs: 1000 }),
+      false,
+    );
     assert.equal(await lock.release(), true);
     assert.equal(await lock.release(), false, 'a second release is a no-op');
   });
@@ -55,7 +61,10 @@ export function expirySuite(kit: Kit): void {
     await new Promise((resolve) => setTimeout(resolve, kit.ttl));
     assert.equal(await b.tryAcquire(key), null, 'the extension did not hold');
     await lock.release();
-    await assert.rejects(lock.extend(), (e: unknown) => LockError.isInstance(e) && e.code === 'DLOCK_NOT_HELD');
+    await assert.rejects(
+      lock.extend(),
+      (e: unknown) => LockError.isInstance(e) && e.code === 'DLOCK_NOT_HELD',
+    );
     assert.equal(await b.inspect(key), null, 'extend after release re-created the lock');
   });
 }

@@ -50,15 +50,30 @@ export function inputsSuite(kit: Kit): void {
     for (const [what, key] of badKeys) {
       await assert.rejects(client.acquire(key as string), isArgument, `acquire key: ${what}`);
       await assert.rejects(client.tryAcquire(key as string), isArgument, `tryAcquire key: ${what}`);
-      await assert.rejects(client.using(key as string, async () => {}), isArgument, `using key: ${what}`);
+      await assert.rejects(
+        client.using(key as string, async () => {}),
+        isArgument,
+        `using key: ${what}`,
+      );
       await assert.rejects(client.inspect(key as string), isArgument, `inspect key: ${what}`);
     }
     for (const [what, options] of badOptions) {
       await assert.rejects(client.acquire('k', options as object), isArgument, `acquire: ${what}`);
-      await assert.rejects(client.using('k', async () => {}, options as object), isArgument, `using: ${what}`);
+      await assert.rejects(
+        client.using('k', async () => {}, options as object),
+        isArgument,
+        `using: ${what}`,
+      );
     }
-    await assert.rejects(client.tryAcquire('k', { waitTimeoutMs: 5 } as object), isArgument, 'tryAcquire never waits');
-    await assert.rejects(client.using('k', async () => {}, { autoExtend: false } as object), isArgument);
+    await assert.rejects(
+      client.tryAcquire('k', { waitTimeoutMs: 5 } as object),
+      isArgument,
+      'tryAcquire never waits',
+    );
+    await assert.rejects(
+      client.using('k', async () => {}, { autoExtend: false } as object),
+      isArgument,
+    );
     await assert.rejects(client.using('k', 'not a function' as never), isArgument);
     assert.throws(() => createLockClient(backend, { ttlMs: 0 }), isArgument);
     assert.throws(() => createLockClient(backend, { retries: 3 } as object), isArgument);
@@ -102,7 +117,8 @@ export function inputsSuite(kit: Kit): void {
     // Exactly at the limit.
     const prefix = kit.key('limit:');
     const room = 512 - Buffer.byteLength(prefix);
-    const atLimit = prefix + 'é'.repeat(Math.floor(room / 4)) + 'k'.repeat(room - 2 * Math.floor(room / 4));
+    const atLimit =
+      prefix + 'é'.repeat(Math.floor(room / 4)) + 'k'.repeat(room - 2 * Math.floor(room / 4));
     assert.equal(Buffer.byteLength(atLimit), 512);
     const lock = await a.acquire(atLimit);
     await lock.release();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createLockClient } from '../client.js';
 import { LockLostError } from '../errors.js';
-import { type Kit, eventually, sleep } from './kit.js';
+import { eventually, type Kit, sleep } from './kit.js';
 
 /** Semantics 8: close() frees what the client owns and leaves nothing running. */
 export function shutdownSuite(kit: Kit): void {
@@ -26,7 +26,7 @@ export function shutdownSuite(kit: Kit): void {
       await client.close();
       assert.ok(LockLostError.isInstance(lock.signal.reason));
       assert.equal((lock.signal.reason as LockLostError).reason, 'client-closed');
-      assert.equal((await waiting as { code?: string }).code, 'DLOCK_CLOSED');
+      assert.equal(((await waiting) as { code?: string }).code, 'DLOCK_CLOSED');
       const next = await other.tryAcquire(key);
       assert.ok(next, 'close() should release held locks');
       await next.release();
@@ -43,10 +43,13 @@ export function shutdownSuite(kit: Kit): void {
 
 function resourceCounts(): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const name of process.getActiveResourcesInfo()) counts.set(name, (counts.get(name) ?? 0) + 1);
+  for (const name of process.getActiveResourcesInfo())
+    counts.set(name, (counts.get(name) ?? 0) + 1);
   return counts;
 }
 
 function exceeding(baseline: Map<string, number>, now: Map<string, number>): string[] {
-  return [...now].filter(([name, n]) => n > (baseline.get(name) ?? 0)).map(([name, n]) => `${name} x${n - (baseline.get(name) ?? 0)}`);
+  return [...now]
+    .filter(([name, n]) => n > (baseline.get(name) ?? 0))
+    .map(([name, n]) => `${name} x${n - (baseline.get(name) ?? 0)}`);
 }

@@ -17,7 +17,9 @@ export function waitingSuite(kit: Kit): void {
     const key = kit.key('no-wait');
     const lock = await a.acquire(key);
     assert.equal(await b.tryAcquire(key), null);
-    await assert.rejects(b.acquire(key, { waitTimeoutMs: 0 }), (e: unknown) => LockTimeoutError.isInstance(e));
+    await assert.rejects(b.acquire(key, { waitTimeoutMs: 0 }), (e: unknown) =>
+      LockTimeoutError.isInstance(e),
+    );
     await lock.release();
     const next = await b.acquire(key, { waitTimeoutMs: 0 });
     await next.release();
@@ -31,7 +33,9 @@ export function waitingSuite(kit: Kit): void {
         const lock = await client.acquire(key, { strategy });
         await lock.release();
       } else {
-        await assert.rejects(client.acquire(key, { strategy }), (e: unknown) => LockArgumentError.isInstance(e));
+        await assert.rejects(client.acquire(key, { strategy }), (e: unknown) =>
+          LockArgumentError.isInstance(e),
+        );
       }
     });
 
@@ -68,7 +72,10 @@ export function waitingSuite(kit: Kit): void {
         await sleep(kit.ttl / 4);
         controller.abort(reason);
         await assert.rejects(waiting, (e: unknown) => e === reason);
-        await assert.rejects(b.acquire(key, { signal: AbortSignal.abort(reason) }), (e: unknown) => e === reason);
+        await assert.rejects(
+          b.acquire(key, { signal: AbortSignal.abort(reason) }),
+          (e: unknown) => e === reason,
+        );
         await lock.release();
         const next = await behind;
         assert.ok(next.fencingToken > lock.fencingToken);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { LockLostError } from '../errors.js';
 import type { Lock } from '../types.js';
-import { type Kit, eventually, sleep } from './kit.js';
+import { eventually, type Kit, sleep } from './kit.js';
 
 /** Semantics 5: a live holder keeps its lock; a holder that cannot renew learns it in time. */
 export function watchdogSuite(kit: Kit): void {
@@ -16,7 +16,11 @@ export function watchdogSuite(kit: Kit): void {
         const token = lock.fencingToken;
         for (let i = 0; i < 8; i++) {
           await sleep(kit.ttl / 2);
-          assert.equal(await b.tryAcquire(key), null, `lost after ${((i + 1) / 2).toFixed(1)} TTLs`);
+          assert.equal(
+            await b.tryAcquire(key),
+            null,
+            `lost after ${((i + 1) / 2).toFixed(1)} TTLs`,
+          );
         }
         assert.equal(signal.aborted, false);
         assert.equal(lock.fencingToken, token);
