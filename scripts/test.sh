@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh clone on a machine with only Node.js (>= 20.19):
+# installs pnpm and the dependencies, brings up the real services, builds, and runs every
+# package's tests (lock-core with its coverage report), then prints one summary line.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+command -v pnpm >/dev/null 2>&1 || npm i -g pnpm@10 >/dev/null
+pnpm install --frozen-lockfile
+bash scripts/services.sh
+rm -f packages/*/test-results.json
+status=0
+pnpm turbo run build test:coverage --concurrency=1 --output-logs=full || status=$?
+node scripts/test-summary.mjs || status=1
+exit "$status"
