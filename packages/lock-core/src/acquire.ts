@@ -45,6 +45,16 @@ export interface Attempt {
  */
 export async function acquireWithWait(host: AcquireHost, p: AcquireParams): Promise<Attempt> {
   const begun = monotonicNow();
+  // Arrivals queue behind local waiters (local FIFO fairness); re-entries never wait behind them.
+  const mayBarge = p.strategy !== 'native' && (p.reentry || host.waitersFor(p.key) === 0);
+  let asked = false;
+  if (mayBarge && p.signal === undefined) {
+    // Fast path: most acquisitions succeed at once and need no abort or deadline machinery.
+    const result = await host.backend.tryAcquire(p);
+    if (result.acquired) return { result, start: begun };
+    if (p.waitTimeoutMs === 0) throw new LockTimeoutError(p.key, p.waitTimeoutMs);
+    asked = true;
+  }
   const deadline = p.waitTimeoutMs === 0 ? Number.POSITIVE_INFINITY : begun + p.waitTimeoutMs;
   const interrupt = new Interrupt(
     [p.signal, host.closeSignal],
@@ -63,8 +73,7 @@ export async function acquireWithWait(host: AcquireHost, p: AcquireParams): Prom
         p,
       );
     }
-    // Arrivals queue behind local waiters (local FIFO fairness); re-entries never wait behind them.
-    if (p.reentry || host.waitersFor(p.key) === 0) {
+    if (mayBarge && !asked) {
       const first = await tryOnce();
       if (first.result.acquired) return first;
     }

@@ -3,17 +3,18 @@ import { type AcquireHost, type Attempt, acquireWithWait } from './acquire.js';
 import type { Granted, LockBackend } from './backend.js';
 import { monotonicNow, toEpoch } from './clock.js';
 import { findReentryOwner, runInFrame } from './context.js';
-import { publish } from './diagnostics.js';
+import { channels } from './diagnostics.js';
 import { LockClosedError } from './errors.js';
 import { guardBackend } from './guard-backend.js';
 import { KeyQueue } from './key-queue.js';
 import { Lease, type LeaseHost, LockHandle } from './lease.js';
+import { LeaseTable } from './lease-table.js';
 import {
   type CallKind,
   type CallOptions,
+  defaultCallOptions,
   normalizeCallOptions,
   normalizeClientOptions,
-  resolveStrategy,
 } from './options.js';
 import { defaultClientId, holderOf, newOwnerToken } from './owner.js';
 import type { Lock, LockClient, LockClientOptions, LockInfo, UsingOptions } from './types.js';
@@ -31,8 +32,9 @@ export function createLockClient(backend: LockBackend, options?: LockClientOptio
 class Client implements LockClient, LeaseHost, AcquireHost {
   readonly #defaults;
   readonly #clientId: string;
+  readonly #noOptions: Record<CallKind, CallOptions>;
   readonly #watchdog: Watchdog;
-  readonly #leases = new Map<string, Lease>();
+  readonly #leases = new LeaseTable();
   readonly #queues = new Map<string, KeyQueue>();
   readonly #closer = new AbortController();
   #closing: Promise<void> | undefined;
@@ -42,9 +44,13 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     options: LockClientOptions | undefined,
   ) {
     this.#defaults = normalizeClientOptions(options);
-    resolveStrategy(this.#defaults.strategy, backend.capabilities);
+    this.#noOptions = defaultCallOptions(this.#defaults, backend.capabilities);
     this.#clientId = this.#defaults.clientId ?? defaultClientId();
-    this.#watchdog = new Watchdog(backend, this.#defaults.watchdogBatchSize);
+    this.#watchdog = new Watchdog(
+      backend,
+      this.#defaults.watchdogBatchSize,
+      () => this.#leases.size,
+    );
     // Every pending wait listens for close; that is expected, not a leak.
     setMaxListeners(0, this.#closer.signal);
   }
@@ -106,36 +112,44 @@ class Client implements LockClient, LeaseHost, AcquireHost {
 
   async #take(kind: CallKind, key: string, options: unknown): Promise<LockHandle | null> {
     validateKey(key);
-    const o = normalizeCallOptions(kind, options, this.#defaults, this.backend.capabilities);
+    const o =
+      options === undefined
+        ? this.#noOptions[kind]
+        : normalizeCallOptions(kind, options, this.#defaults, this.backend.capabilities);
     this.#assertOpen();
     if (o.signal?.aborted) throw o.signal.reason;
     const inherited = o.owner === undefined ? findReentryOwner(this, key) : undefined;
     const owner = o.owner ?? inherited ?? newOwnerToken(this.#clientId);
-    const reentry = inherited !== undefined || this.#leases.has(leaseId(key, owner));
+    const reentry = inherited !== undefined || this.#leases.get(key, owner) !== undefined;
     const begun = monotonicNow();
-    publish('acquireStart', () => ({ key, strategy: o.strategy, reentry }));
+    if (channels.acquireStart.hasSubscribers)
+      channels.acquireStart.publish({ key, strategy: o.strategy, reentry });
     let attempt: Attempt;
     try {
       attempt = await acquireWithWait(this, { ...o, key, owner, reentry });
     } catch (error) {
-      publish('acquireEnd', () => ({
-        key,
-        acquired: false,
-        waitMs: monotonicNow() - begun,
-        error,
-      }));
+      if (channels.acquireEnd.hasSubscribers) {
+        channels.acquireEnd.publish({
+          key,
+          acquired: false,
+          waitMs: monotonicNow() - begun,
+          error,
+        });
+      }
       if (kind === 'tryAcquire' && (error as { code?: string }).code === 'DLOCK_TIMEOUT')
         return null;
       throw error;
     }
     const grant = attempt.result as Granted;
-    publish('acquireEnd', () => ({
-      key,
-      acquired: true,
-      reentered: grant.reentered,
-      fencingToken: grant.fencingToken,
-      waitMs: monotonicNow() - begun,
-    }));
+    if (channels.acquireEnd.hasSubscribers) {
+      channels.acquireEnd.publish({
+        key,
+        acquired: true,
+        reentered: grant.reentered,
+        fencingToken: grant.fencingToken,
+        waitMs: monotonicNow() - begun,
+      });
+    }
     if (this.#closer.signal.aborted) {
       // Closed while the grant was on its way: hand it back rather than leak it.
       await this.backend.release({ key, owner }).catch(() => {});
@@ -146,8 +160,7 @@ class Client implements LockClient, LeaseHost, AcquireHost {
 
   /** Joins an existing local lease on re-entry, or starts a new one. */
   #leaseFor(key: string, owner: string, grant: Granted, start: number, o: CallOptions): Lease {
-    const id = leaseId(key, owner);
-    const existing = this.#leases.get(id);
+    const existing = this.#leases.get(key, owner);
     if (existing && grant.reentered && existing.state === 'held') {
       existing.autoExtend ||= o.autoExtend;
       existing.extended(start, grant.ttlMs);
@@ -166,7 +179,7 @@ class Client implements LockClient, LeaseHost, AcquireHost {
       o.maxHoldMs,
     );
     lease.autoExtend = o.autoExtend;
-    this.#leases.set(id, lease);
+    this.#leases.set(lease);
     this.schedule(lease);
     return lease;
   }
@@ -198,8 +211,7 @@ class Client implements LockClient, LeaseHost, AcquireHost {
   }
 
   forget(lease: Lease): void {
-    const id = leaseId(lease.key, lease.owner);
-    if (this.#leases.get(id) === lease) this.#leases.delete(id);
+    this.#leases.delete(lease);
   }
 
   released(key: string): void {
@@ -248,8 +260,4 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     this.#leases.clear();
     await this.backend.close();
   }
-}
-
-function leaseId(key: string, owner: string): string {
-  return `${owner}\u0000${key}`;
 }

@@ -43,6 +43,13 @@ export class MinHeap<T extends { readonly at: number }> {
     return top;
   }
 
+  /** Keeps only the items `keep` accepts, then restores the heap order (O(n)). */
+  retain(keep: (item: T) => boolean): void {
+    const kept = this.#items.filter(keep);
+    this.#items.length = 0;
+    for (const item of kept) this.push(item);
+  }
+
   clear(): void {
     this.#items.length = 0;
   }

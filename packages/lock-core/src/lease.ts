@@ -1,6 +1,6 @@
 import type { LockBackend, OwnerRef } from './backend.js';
 import { monotonicNow, toEpoch } from './clock.js';
-import { publish } from './diagnostics.js';
+import { channels, publish } from './diagnostics.js';
 import { LockLostError, type LockLostReason, LockNotHeldError } from './errors.js';
 import type { Lock, OnLost } from './types.js';
 import { validateTtl } from './validate.js';
@@ -40,7 +40,9 @@ export class Lease implements OwnerRef {
   inflight: Promise<unknown> | undefined;
   /** Watchdog bookkeeping: bumped on every reschedule so stale heap entries are skipped. */
   version = 0;
-  readonly controller = new AbortController();
+  /** Created on first read of `signal`: most locks are released without anyone listening. */
+  #controller: AbortController | undefined;
+  #lostError: LockLostError | undefined;
   readonly handles = new Set<LockHandle>();
   readonly grantedAt: number;
 
@@ -57,6 +59,14 @@ export class Lease implements OwnerRef {
     this.grantedAt = requestStart;
     this.deadline = requestStart + grantTtlMs;
     this.maxHoldUntil = requestStart + maxHoldMs;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#lostError) this.#controller.abort(this.#lostError);
+    }
+    return this.#controller.signal;
   }
 
   /** Renew once the remaining time falls to two thirds of the TTL (about every ttl/3). */
@@ -78,7 +88,8 @@ export class Lease implements OwnerRef {
     this.host.unschedule(this);
     this.host.forget(this);
     const error = new LockLostError(this.key, reason, { cause });
-    this.controller.abort(error);
+    this.#lostError = error;
+    this.#controller?.abort(error);
     publish('lost', () => ({ key: this.key, reason, error }));
     for (const handle of this.handles) {
       callOnLost(handle.onLost, error, handle);
@@ -104,8 +115,10 @@ export class Lease implements OwnerRef {
     if (this.inflight) await this.inflight.catch(() => {});
     const started = monotonicNow();
     try {
-      const result = await this.host.backend.release({ key: this.key, owner: this.owner });
-      publish('release', () => ({ key: this.key, result, heldMs: started - this.grantedAt }));
+      const result = await this.host.backend.release(this);
+      if (channels.release.hasSubscribers) {
+        channels.release.publish({ key: this.key, result, heldMs: started - this.grantedAt });
+      }
       if (result === 'not-held') {
         this.lose('not-held');
         return false;
@@ -168,7 +181,7 @@ export class LockHandle implements Lock {
     return this.lease.fencingToken;
   }
   get signal(): AbortSignal {
-    return this.lease.controller.signal;
+    return this.lease.signal;
   }
   get expiresAt(): number {
     return toEpoch(this.lease.deadline);

@@ -88,6 +88,15 @@ export interface CallOptions {
   readonly maxDelayMs: number;
 }
 
+/** The options of a call that passed none, per kind: computed once per client. */
+export function defaultCallOptions(
+  defaults: ClientDefaults,
+  capabilities: BackendCapabilities,
+): Record<CallKind, CallOptions> {
+  const make = (kind: CallKind) => normalizeCallOptions(kind, undefined, defaults, capabilities);
+  return { acquire: make('acquire'), tryAcquire: make('tryAcquire'), using: make('using') };
+}
+
 /** Validates a call's options against the client defaults; throws `LockArgumentError`. */
 export function normalizeCallOptions(
   kind: CallKind,

@@ -15,6 +15,8 @@ export function validateKey(key: unknown): string {
       'Lock key must be well-formed Unicode (it contains a lone surrogate)',
     );
   }
+  // A UTF-16 code unit takes at most 3 UTF-8 bytes, so short keys need no counting.
+  if (key.length * 3 <= MAX_KEY_BYTES) return key;
   const bytes = Buffer.byteLength(key, 'utf8');
   if (bytes > MAX_KEY_BYTES) {
     throw new LockArgumentError(`Lock key is ${bytes} UTF-8 bytes; the limit is ${MAX_KEY_BYTES}`);

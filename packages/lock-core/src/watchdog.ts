@@ -28,6 +28,8 @@ export class Watchdog {
   constructor(
     private readonly backend: LockBackend,
     private readonly batchSize: number,
+    /** How many leases are held now: stale heap entries beyond a few times this are swept. */
+    private readonly liveLeases: () => number,
   ) {}
 
   schedule(lease: Lease): void {
@@ -36,6 +38,10 @@ export class Watchdog {
     const at = renewable(lease) ? Math.min(lease.renewAt, lease.deadline) : lease.deadline;
     this.#heap.push({ at, lease, version: lease.version });
     if (at < this.#timerAt) this.#arm(at);
+    // Released leases leave their entries behind (lazy deletion); sweep them before they pile up.
+    if (this.#heap.size > 1024 && this.#heap.size > 4 * this.liveLeases()) {
+      this.#heap.retain((e) => e.version === e.lease.version && e.lease.state === 'held');
+    }
   }
 
   unschedule(lease: Lease): void {
