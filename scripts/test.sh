@@ -3,6 +3,7 @@
 # installs pnpm and the dependencies, brings up the real services, builds, and runs every
 # package's tests (lock-core with its coverage report), then prints one summary line.
 set -euo pipefail
+export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 command -v pnpm >/dev/null 2>&1 || npm i -g pnpm@10 >/dev/null

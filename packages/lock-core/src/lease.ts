@@ -43,7 +43,8 @@ export class Lease implements OwnerRef {
   /** Created on first read of `signal`: most locks are released without anyone listening. */
   #controller: AbortController | undefined;
   #lostError: LockLostError | undefined;
-  readonly handles = new Set<LockHandle>();
+  /** Usually one; more when re-entered. An array is lighter than a Set at that size. */
+  readonly handles: LockHandle[] = [];
   readonly grantedAt: number;
 
   constructor(
@@ -91,7 +92,7 @@ export class Lease implements OwnerRef {
     this.#lostError = error;
     this.#controller?.abort(error);
     publish('lost', () => ({ key: this.key, reason, error }));
-    for (const handle of this.handles) {
+    for (const handle of [...this.handles]) {
       callOnLost(handle.onLost, error, handle);
       callOnLost(this.host.onLost, error, handle);
     }
@@ -171,7 +172,7 @@ export class LockHandle implements Lock {
     readonly onLost: OnLost | undefined,
   ) {
     lease.holds++;
-    lease.handles.add(this);
+    lease.handles.push(this);
   }
 
   get key(): string {
@@ -200,7 +201,7 @@ export class LockHandle implements Lock {
   async release(): Promise<boolean> {
     if (this.#released) return false;
     this.#released = true;
-    this.lease.handles.delete(this);
+    this.lease.handles.splice(this.lease.handles.indexOf(this), 1);
     return this.lease.releaseOne();
   }
 
