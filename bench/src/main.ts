@@ -6,10 +6,12 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Result } from './harness.js';
+import { idgenBench } from './idgen.js';
 import { lockCoreBench } from './lock-core.js';
 
 const suites: Record<string, () => Promise<Result[]>> = {
   'lock-core': lockCoreBench,
+  idgen: idgenBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => a !== '--');
