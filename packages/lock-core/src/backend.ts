@@ -186,6 +186,13 @@ export interface LockBackend {
   waitAcquire?(request: NativeWaitRequest): Promise<AcquireResult>;
 
   /**
+   * Operator escape hatch (optional): delete `key`'s lock whoever holds it, publishing the release
+   * like `release` does. Resolves whether a lock was there. The fencing counter is kept, so later
+   * grants still get larger tokens. The holder learns of it at its next renewal.
+   */
+  forceRelease?(key: string): Promise<boolean>;
+
+  /**
    * Free what the backend created: subscriber connections, watches, timers, connections it opened
    * itself. Connections and clients the user passed in are left open. Idempotent.
    */

@@ -4,7 +4,7 @@ import type { Granted, LockBackend } from './backend.js';
 import { monotonicNow, toEpoch } from './clock.js';
 import { findReentryOwner, runInFrame } from './context.js';
 import { channels } from './diagnostics.js';
-import { LockClosedError } from './errors.js';
+import { LockArgumentError, LockClosedError } from './errors.js';
 import { guardBackend } from './guard-backend.js';
 import { KeyQueue } from './key-queue.js';
 import { Lease, type LeaseHost, LockHandle } from './lease.js';
@@ -97,6 +97,17 @@ class Client implements LockClient, LeaseHost, AcquireHost {
       expiresAt: toEpoch(start + state.ttlMs),
       fencingToken: state.fencingToken,
     };
+  }
+
+  async forceRelease(key: string): Promise<boolean> {
+    validateKey(key);
+    if (!this.backend.forceRelease) {
+      throw new LockArgumentError(
+        `The ${this.backend.name} backend does not support forceRelease()`,
+      );
+    }
+    this.#assertOpen();
+    return this.backend.forceRelease(key);
   }
 
   close(): Promise<void> {

@@ -43,6 +43,9 @@ export function guardBackend(backend: LockBackend): LockBackend {
     ...(capabilities.batchExtend && backend.extendMany
       ? { extendMany: guard('extend', (r) => backend.extendMany!(r)) }
       : {}),
+    ...(backend.forceRelease
+      ? { forceRelease: guard('forceRelease', (k) => backend.forceRelease!(k)) }
+      : {}),
     ...(capabilities.watch && backend.watch
       ? { watch: guard('watch', (k, cb) => backend.watch!(k, cb)) }
       : {}),

@@ -168,6 +168,12 @@ export interface LockClient extends AsyncDisposable {
   /** Who holds `key`, or `null` when it is free. */
   inspect(key: string): Promise<LockInfo | null>;
   /**
+   * Operator escape hatch: delete the lock on `key` whoever holds it (the holder learns at its
+   * next renewal; fencing tokens keep increasing). Resolves whether a lock was there. Throws
+   * `LockArgumentError` when the backend cannot do it. Never use it to "fix" contention.
+   */
+  forceRelease(key: string): Promise<boolean>;
+  /**
    * Stop the watchdog, end pending waits with `LockClosedError`, release held locks (best
    * effort; their signals abort with reason `client-closed`) and close the backend. Idempotent.
    */

@@ -4,6 +4,7 @@ import {
   type AcquireResult,
   channels,
   createLockClient,
+  LockArgumentError,
   type LockBackend,
   LockBackendError,
   LockError,
@@ -221,5 +222,28 @@ describe('errors', () => {
     expect(timeout.name).toBe('LockTimeoutError');
     expect(timeout.code).toBe('DLOCK_TIMEOUT');
     expect(timeout.waitTimeoutMs).toBe(5);
+  });
+});
+
+describe('forceRelease', () => {
+  it('deletes a lock whoever holds it, keeps fencing monotonic, and the holder learns at renewal', async () => {
+    const store = new MemoryStore();
+    const holder = createLockClient(memoryBackend({ store }), { ttlMs: 200 });
+    const operator = createLockClient(memoryBackend({ store }));
+    const lock = await holder.acquire('k', { autoExtend: true });
+    expect(await operator.forceRelease('k')).toBe(true);
+    expect(await operator.forceRelease('k')).toBe(false);
+    const next = await operator.acquire('k');
+    expect(next.fencingToken).toBeGreaterThan(lock.fencingToken);
+    await vi.waitFor(() => expect(lock.signal.aborted).toBe(true));
+    await next.release();
+    await Promise.all([holder.close(), operator.close()]);
+  });
+
+  it('is refused with LockArgumentError where the backend cannot do it', async () => {
+    const { forceRelease: _, ...inner } = memoryBackend();
+    const client = createLockClient(inner as LockBackend);
+    await expect(client.forceRelease('k')).rejects.toSatisfy(LockArgumentError.isInstance);
+    await client.close();
   });
 });

@@ -98,6 +98,13 @@ export function memoryBackend(options: MemoryBackendOptions = {}): LockBackend {
       return { key, owner, count, fencingToken, ttlMs: entry.expiresAt - store.clock.now() };
     },
 
+    async forceRelease(key: string): Promise<boolean> {
+      open();
+      if (!store.get(key)) return false;
+      store.delete(key);
+      return true;
+    },
+
     async watch(key: string, onRelease: () => void): Promise<WatchHandle> {
       open();
       // Deliver asynchronously, as a network backend would, so no waiter runs inside release().
