@@ -8,10 +8,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Result } from './harness.js';
 import { idgenBench } from './idgen.js';
 import { lockCoreBench } from './lock-core.js';
+import { sqliteBench } from './sqlite.js';
 
 const suites: Record<string, () => Promise<Result[]>> = {
   'lock-core': lockCoreBench,
   idgen: idgenBench,
+  sqlite: sqliteBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => a !== '--');

@@ -1,3 +1,6 @@
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { BackendAdapterModule, LockBackend } from './backend.js';
 import { createLockClient } from './client.js';
 import { LockArgumentError } from './errors.js';
@@ -24,11 +27,31 @@ type Importer = (specifier: string) => Promise<unknown>;
 
 /**
  * Builds a client from a URL, so the backend is configuration: `memory:`, `redis://…`,
- * `rediss://…`, `mysql://…`, `etcd://…`. The adapter package is loaded on demand; when it is not
+ * `rediss://…`, `mysql://…`, `etcd://…`, `sqlite:./file.db` (or `sqlite:` for a default file). The adapter package is loaded on demand; when it is not
  * installed the error names the package to install.
  */
 export function connect(url: string | URL, options?: ConnectOptions): Promise<LockClient> {
-  return connectWith((specifier) => import(specifier), url, options);
+  return connectWith(importAdapter, url, options);
+}
+
+/**
+ * Loads an adapter package from where lock-core is installed, else from the project in the
+ * current directory. The second place matters under strict layouts (pnpm): the application
+ * depends on both packages, but lock-core cannot see its siblings from its own folder.
+ */
+async function importAdapter(specifier: string): Promise<unknown> {
+  try {
+    return await import(specifier);
+  } catch (error) {
+    if (!isModuleNotFound(error, specifier)) throw error;
+    let resolved: string;
+    try {
+      resolved = createRequire(join(process.cwd(), 'package.json')).resolve(specifier);
+    } catch {
+      throw error;
+    }
+    return import(pathToFileURL(resolved).href);
+  }
 }
 
 /** `connect` with the module loader injected (tests resolve adapters that do not exist yet). */

@@ -1,3 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { connectWith } from '../src/connect.js';
 import { connect, LockArgumentError, memoryBackend } from '../src/index.js';
@@ -10,16 +15,38 @@ describe('connect', () => {
     await client.close();
   });
 
-  it('names the package to install when an adapter is missing', async () => {
-    for (const [url, pkg] of [
-      ['redis://127.0.0.1:6379', '@dlock/lock-redis'],
-      ['rediss://127.0.0.1:6380', '@dlock/lock-redis'],
-      ['mysql://root@127.0.0.1/test', '@dlock/lock-mysql'],
-      ['etcd://127.0.0.1:2379', '@dlock/lock-etcd'],
-    ] as const) {
-      const error = await connect(url).catch((e: unknown) => e);
-      expect(LockArgumentError.isInstance(error)).toBe(true);
-      expect((error as Error).message).toContain(`npm install ${pkg}`);
+  it('names the package to install when an adapter is missing', () => {
+    // Run the built package in a plain Node process from an empty folder: the test runner's own
+    // module resolution (and the NODE_PATH pnpm's shims set) would find the workspace's siblings.
+    const dist = pathToFileURL(join(import.meta.dirname, '..', 'dist', 'index.js')).href;
+    const script = `
+      const { connect } = await import(${JSON.stringify(dist)});
+      const out = [];
+      for (const url of ['redis://127.0.0.1:6379', 'rediss://127.0.0.1:6380', 'mysql://root@127.0.0.1/test', 'etcd://127.0.0.1:2379']) {
+        const e = await connect(url).then(() => ({}), (error) => error);
+        out.push([e.code, e.message]);
+      }
+      console.log(JSON.stringify(out));`;
+    const cwd = mkdtempSync(join(tmpdir(), 'dlock-connect-'));
+    try {
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+        cwd,
+        encoding: 'utf8',
+        env: { ...process.env, NODE_PATH: '' },
+      });
+      const results = JSON.parse(out) as [string, string][];
+      const pkgs = [
+        '@dlock/lock-redis',
+        '@dlock/lock-redis',
+        '@dlock/lock-mysql',
+        '@dlock/lock-etcd',
+      ];
+      results.forEach(([code, message], i) => {
+        expect(code).toBe('DLOCK_ARGUMENT');
+        expect(message).toContain(`npm install ${pkgs[i]}`);
+      });
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
     }
   });
 
@@ -72,5 +99,40 @@ describe('connect', () => {
       LockArgumentError.isInstance,
     );
     expect(closed).toBe(true);
+  });
+});
+
+describe('connect adapter resolution', () => {
+  it('finds an adapter installed in the project of the current directory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dlock-connect-'));
+    const pkg = join(dir, 'node_modules', '@dlock', 'lock-etcd');
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(join(dir, 'package.json'), '{"name":"app","type":"module"}');
+    writeFileSync(
+      join(pkg, 'package.json'),
+      '{"name":"@dlock/lock-etcd","type":"module","exports":"./index.js"}',
+    );
+    writeFileSync(
+      join(pkg, 'index.js'),
+      "export async function connectBackend(url) { globalThis.__dlockConnected = url.href; return (await import('@dlock/lock-core')).memoryBackend(); }",
+    );
+    // The fake adapter imports lock-core itself: link the real one into the temp project.
+    symlinkSync(
+      join(import.meta.dirname, '..'),
+      join(dir, 'node_modules', '@dlock', 'lock-core'),
+      'dir',
+    );
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      const client = await connect('etcd://127.0.0.1:2379');
+      expect((globalThis as { __dlockConnected?: string }).__dlockConnected).toBe(
+        'etcd://127.0.0.1:2379',
+      );
+      await client.close();
+    } finally {
+      process.chdir(cwd);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,0 +1,59 @@
+import { parseArgs } from 'node:util';
+import { UsageError } from '../cli-error.js';
+import { describeHolder, holderJson } from '../describe-holder.js';
+import { EXIT } from '../exit-codes.js';
+import { type Io, out, say, toJson } from '../io.js';
+import { resolveUrl } from '../open-client.js';
+import { withClient } from './with-client.js';
+
+export const releaseHelp = `Usage: dlock release KEY --force [--url URL] [--json]
+
+Operator escape hatch: delete the lock KEY whoever holds it. The holder is NOT stopped: it
+keeps running until its next renewal fails (dlock run then signals its command per --on-lost),
+so for a moment two processes may both act as the owner. Fencing tokens keep increasing, so a
+resource that checks them refuses the old holder's writes. Use it for a holder that is stuck,
+never to "fix" normal contention: wait for it, or let its lease expire.
+
+Options:
+  --force      required: confirms you mean it
+  --url URL    lock backend (default: $DLOCK_URL, else the embedded SQLite file)
+  --json       print one JSON object: {"key","released","previous"}
+  -h, --help   show this help
+
+Exit codes: 0 a lock was deleted, 1 there was no lock, 64 bad usage (or the backend cannot
+force-release), 69 backend failed.`;
+
+export async function releaseCommand(argv: readonly string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      force: { type: 'boolean', default: false },
+      url: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    out(io, releaseHelp);
+    return EXIT.OK;
+  }
+  if (positionals.length !== 1) throw new UsageError('usage: dlock release KEY --force');
+  if (!values.force) {
+    throw new UsageError(
+      'dlock release frees a lock that another process holds, which then runs unprotected until it notices; add --force if that is what you want',
+    );
+  }
+  const key = positionals[0]!;
+  return withClient(io, resolveUrl(values.url, io.env), values.json, async (client) => {
+    const previous = await client.inspect(key);
+    say(
+      io,
+      `warning: force-releasing "${key}" (${describeHolder(previous)}); the holder keeps running until its next renewal fails`,
+    );
+    const released = await client.forceRelease(key);
+    if (values.json) out(io, toJson({ key, released, previous: holderJson(key, previous) }));
+    else out(io, released ? `${key}: released` : `${key}: was not held`);
+    return released ? EXIT.OK : EXIT.NEGATIVE;
+  });
+}

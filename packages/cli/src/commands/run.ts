@@ -1,0 +1,290 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { constants, hostname } from 'node:os';
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type Lock, type LockClient, type LockLostError, LockTimeoutError } from '@dlock/lock-core';
+import { UsageError } from '../cli-error.js';
+import { describeHolder, holderJson } from '../describe-holder.js';
+import { formatDuration, parseDuration } from '../durations.js';
+import { EXIT } from '../exit-codes.js';
+import { explainError, redact } from '../explain-error.js';
+import { type Io, say, toJson } from '../io.js';
+import { openClient, resolveUrl } from '../open-client.js';
+
+export const runHelp = `Usage: dlock run KEY [options] -- COMMAND [ARGS...]
+
+Take the lock KEY, run COMMAND while holding it, and release it when COMMAND exits.
+The lock is renewed in the background (about every TTL/3) for as long as COMMAND runs.
+COMMAND gets DLOCK_KEY and DLOCK_FENCING_TOKEN in its environment: pass the token to the
+resource you write so it can refuse a stale holder. Signals (INT, TERM, HUP, QUIT, USR2) sent
+to dlock are forwarded to COMMAND. dlock exits with COMMAND's exit code.
+
+Options:
+  --url URL          lock backend (default: $DLOCK_URL, else an embedded SQLite file)
+                     sqlite:./locks.db | redis://host:6379 | mysql://user:pass@host/db | etcd://host:2379
+  --ttl DURATION     lease length; a crashed dlock frees the lock after this (default: 30s)
+  --wait DURATION    how long to wait for a busy lock; 0 = try once (default: forever)
+  --on-lost ACTION   if the lock is lost while COMMAND runs: term (SIGTERM, then SIGKILL
+                     after 10s), kill (SIGKILL) or ignore (keep running) (default: term)
+  --json             report dlock's own events as JSON lines on stderr (stdout stays COMMAND's)
+  -h, --help         show this help
+
+Durations: 500ms, 30s, 2m, 1h, or a bare number of seconds.
+
+Exit codes: COMMAND's code (128+N if it died of signal N); 64 bad usage; 69 backend failed;
+75 timed out waiting (the holder is printed); 79 lock lost while COMMAND ran; 126/127
+COMMAND could not be run / not found.
+
+Examples:
+  dlock run nightly-report -- ./make-report.sh
+  dlock run deploy --wait 0 -- ./deploy.sh          # give up at once if a deploy is running
+  DLOCK_URL=redis://10.0.0.5:6379 dlock run deploy --ttl 1m -- ./deploy.sh`;
+
+const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
+/** Grace between SIGTERM and SIGKILL for `--on-lost term`. */
+const KILL_AFTER_MS = 10_000;
+
+type OnLostAction = 'term' | 'kill' | 'ignore';
+
+interface RunArgs {
+  key: string;
+  command: string[];
+  url: string;
+  ttlMs: number;
+  waitMs: number;
+  onLost: OnLostAction;
+  json: boolean;
+  env: NodeJS.ProcessEnv;
+}
+
+export async function runCommand(argv: readonly string[], io: Io): Promise<number> {
+  const args = parseRunArgs(argv, io);
+  if (args === 'help') {
+    io.stdout.write(`${runHelp}\n`);
+    return EXIT.OK;
+  }
+  const report = reporter(io, args.json);
+  let client: LockClient;
+  try {
+    const clientId = `${hostname()}:${process.pid}:${basename(args.command[0]!)}`.replaceAll(
+      '#',
+      '_',
+    );
+    client = await openClient(args.url, { ttlMs: args.ttlMs, clientId });
+  } catch (error) {
+    return fail(report, error, args.url);
+  }
+  try {
+    return await runLocked(args, client, report);
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
+
+function parseRunArgs(argv: readonly string[], io: Io): RunArgs | 'help' {
+  const separator = argv.indexOf('--');
+  const own = separator === -1 ? argv : argv.slice(0, separator);
+  const command = separator === -1 ? [] : argv.slice(separator + 1);
+  const { values, positionals } = parseArgs({
+    args: [...own],
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' },
+      ttl: { type: 'string', default: '30s' },
+      wait: { type: 'string', default: 'forever' },
+      'on-lost': { type: 'string', default: 'term' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  if (positionals.length === 0)
+    throw new UsageError('dlock run needs a KEY: dlock run KEY -- COMMAND');
+  if (positionals.length > 1 || command.length === 0) {
+    throw new UsageError(
+      'put the command after "--": dlock run KEY [options] -- COMMAND [ARGS...]',
+    );
+  }
+  const ttlMs = parseDuration('--ttl', values.ttl);
+  if (ttlMs < 1) throw new UsageError('--ttl must be at least 1ms');
+  const onLost = values['on-lost'];
+  if (onLost !== 'term' && onLost !== 'kill' && onLost !== 'ignore') {
+    throw new UsageError(`--on-lost takes term, kill or ignore; got "${onLost}"`);
+  }
+  return {
+    key: positionals[0]!,
+    command: [...command],
+    url: resolveUrl(values.url, io.env),
+    ttlMs,
+    waitMs: parseDuration('--wait', values.wait, true),
+    onLost,
+    json: values.json,
+    env: io.env,
+  };
+}
+
+type Report = (event: string, fields: Record<string, unknown>, human: string) => void;
+
+function reporter(io: Io, json: boolean): Report {
+  return (event, fields, human) => {
+    if (json) io.stderr.write(`${toJson({ event, ...fields })}\n`);
+    else say(io, human);
+  };
+}
+
+function fail(report: Report, error: unknown, url: string): number {
+  const explained = explainError(error, url);
+  report('error', { error: explained.kind, message: explained.message }, explained.message);
+  return explained.exitCode;
+}
+
+async function runLocked(args: RunArgs, client: LockClient, report: Report): Promise<number> {
+  const { key } = args;
+  // Until the command runs, a signal ends the wait; afterwards it is forwarded to the command.
+  const interrupted = new AbortController();
+  let child: ChildProcess | undefined;
+  let lost: LockLostError | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (child) child.kill(signal);
+    else interrupted.abort(signal);
+  };
+  for (const signal of FORWARDED) process.on(signal, onSignal);
+  const onLost = (error: LockLostError): void => {
+    lost = error;
+    if (child) signalLost(child, args, error, report);
+  };
+
+  try {
+    let lock: Lock | null;
+    try {
+      lock = await client.tryAcquire(key, { autoExtend: true, onLost });
+      if (!lock) {
+        if (args.waitMs === 0) throw new LockTimeoutError(key, 0);
+        const holder = await client.inspect(key);
+        report(
+          'waiting',
+          { ...holderJson(key, holder), waitMs: args.waitMs },
+          `waiting for "${key}" (${describeHolder(holder)}), ${Number.isFinite(args.waitMs) ? `up to ${formatDuration(args.waitMs)}` : 'with no time limit'}`,
+        );
+        lock = await client.acquire(key, {
+          autoExtend: true,
+          onLost,
+          waitTimeoutMs: args.waitMs,
+          signal: interrupted.signal,
+        });
+      }
+    } catch (error) {
+      if (interrupted.signal.aborted) return 128 + signalNumber(interrupted.signal.reason);
+      if (LockTimeoutError.isInstance(error)) {
+        const holder = await client.inspect(key).catch(() => null);
+        report(
+          'timeout',
+          { ...holderJson(key, holder), waitMs: args.waitMs },
+          `gave up waiting for "${key}" after ${formatDuration(args.waitMs)}: ${describeHolder(holder)}`,
+        );
+        return EXIT.TIMEOUT;
+      }
+      return fail(report, error, args.url);
+    }
+
+    report(
+      'acquired',
+      { key, fencingToken: lock.fencingToken, url: redact(args.url), ttlMs: args.ttlMs },
+      `acquired "${key}" (fencing token ${lock.fencingToken})`,
+    );
+    const running = spawn(args.command[0]!, args.command.slice(1), {
+      stdio: 'inherit',
+      env: { ...args.env, DLOCK_KEY: key, DLOCK_FENCING_TOKEN: String(lock.fencingToken) },
+    });
+    child = running;
+    if (lost) signalLost(running, args, lost, report);
+    const exit = await childExit(running);
+
+    if (exit.error) {
+      await lock.release().catch(() => false);
+      const notFound = (exit.error as { code?: string }).code === 'ENOENT';
+      const message = notFound
+        ? `command not found: ${args.command[0]}`
+        : `cannot run ${args.command[0]}: ${exit.error.message}`;
+      report('error', { error: notFound ? 'not-found' : 'cannot-execute', message }, message);
+      return notFound ? EXIT.NOT_FOUND : EXIT.CANNOT_EXECUTE;
+    }
+    const code = exit.code ?? 128 + signalNumber(exit.signal);
+    if (lost) {
+      report(
+        'lost',
+        { key, reason: lost.reason, exitCode: code, childSignal: exit.signal },
+        `the command ran without the lock "${key}" after it was lost (${lost.reason}); exiting with ${EXIT.LOST}`,
+      );
+      return EXIT.LOST;
+    }
+    try {
+      if (!(await lock.release())) {
+        // The lease was gone before the command ended (force-released, or expired during a
+        // pause) and the watchdog had not noticed yet: the command's end ran unprotected.
+        report(
+          'lost',
+          { key, reason: 'not-held', exitCode: code },
+          `the lock "${key}" was already gone when the command exited (force-released or expired); exiting with ${EXIT.LOST}`,
+        );
+        return EXIT.LOST;
+      }
+    } catch (error) {
+      const explained = explainError(error, args.url);
+      report(
+        'release-failed',
+        { key, message: explained.message },
+        `could not release "${key}" (it will expire after its TTL): ${explained.message}`,
+      );
+    }
+    report('released', { key, exitCode: code }, `released "${key}"; command exited with ${code}`);
+    return code;
+  } finally {
+    for (const signal of FORWARDED) process.off(signal, onSignal);
+  }
+}
+
+function signalLost(
+  child: ChildProcess,
+  args: RunArgs,
+  error: LockLostError,
+  report: Report,
+): void {
+  const action =
+    args.onLost === 'ignore'
+      ? 'the command keeps running (--on-lost ignore)'
+      : args.onLost === 'kill'
+        ? 'killing the command (SIGKILL)'
+        : 'stopping the command (SIGTERM)';
+  report(
+    'lost',
+    { key: args.key, reason: error.reason, action: args.onLost },
+    `LOST the lock "${args.key}" (${error.reason}): another process may hold it now; ${action}`,
+  );
+  if (args.onLost === 'ignore' || child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(args.onLost === 'kill' ? 'SIGKILL' : 'SIGTERM');
+  if (args.onLost === 'term') {
+    const timer = setTimeout(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }, KILL_AFTER_MS);
+    timer.unref();
+    child.once('exit', () => clearTimeout(timer));
+  }
+}
+
+interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  error?: Error;
+}
+
+function childExit(child: ChildProcess): Promise<ChildExit> {
+  return new Promise((resolve) => {
+    child.once('error', (error) => resolve({ code: null, signal: null, error }));
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+function signalNumber(signal: unknown): number {
+  return constants.signals[signal as NodeJS.Signals] ?? 0;
+}

@@ -1,0 +1,68 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import type { Lock } from '@dlock/lock-core';
+import { EXIT } from '../exit-codes.js';
+import type { Io } from '../io.js';
+import { openClient } from '../open-client.js';
+import type { WorkerMessage } from './messages.js';
+import { readResource, writeResource } from './resource.js';
+
+/**
+ * One contender of `dlock demo` (started by it as its own process): `--sections` times, take the
+ * lock, read the counter, "work" a little, write counter + 1 with the fencing token, release.
+ * The pause between read and write is what would lose updates without the lock.
+ */
+export async function demoWorkerCommand(argv: readonly string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      url: { type: 'string' },
+      key: { type: 'string' },
+      dir: { type: 'string' },
+      sections: { type: 'string' },
+      id: { type: 'string' },
+    },
+  });
+  const w = Number(values.id);
+  const sections = Number(values.sections);
+  const dir = values.dir!;
+  const key = values.key!;
+  const send = (message: WorkerMessage): void => {
+    io.stdout.write(`${JSON.stringify(message)}\n`);
+  };
+  // Short polling backoff: on the embedded backend waiters poll, and the default backoff (up to
+  // 500 ms) would let the releasing worker win again and again, which makes a dull show.
+  const client = await openClient(values.url!, {
+    ttlMs: 10_000,
+    clientId: `demo-worker-${w + 1}`,
+    poll: { initialDelayMs: 1, maxDelayMs: 20 },
+  });
+  let waits = 0;
+  try {
+    for (let i = 0; i < sections; i++) {
+      let lock: Lock | null = await client.tryAcquire(key, { autoExtend: true });
+      if (!lock) {
+        waits++;
+        send({ t: 'wait', w });
+        lock = await client.acquire(key, { autoExtend: true, waitTimeoutMs: 120_000 });
+      }
+      try {
+        const token = lock.fencingToken;
+        send({ t: 'enter', w, token: token.toString() });
+        const { value } = readResource(dir);
+        await sleep(1 + Math.random() * 4);
+        // The holder's own check; the resource's token check below catches what this misses.
+        const accepted = !lock.signal.aborted && writeResource(dir, value + 1, token);
+        send({ t: 'leave', w, token: token.toString(), accepted });
+      } finally {
+        await lock.release();
+      }
+      // Step back a moment, so the view shows the lock moving between workers.
+      await sleep(2 + Math.random() * 8);
+    }
+  } finally {
+    await client.close();
+  }
+  send({ t: 'done', w, sections, waits });
+  return EXIT.OK;
+}

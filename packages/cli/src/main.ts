@@ -1,0 +1,73 @@
+import { createRequire } from 'node:module';
+import { UsageError } from './cli-error.js';
+import { demoCommand } from './commands/demo.js';
+import { idCommand } from './commands/id.js';
+import { releaseCommand } from './commands/release.js';
+import { runCommand } from './commands/run.js';
+import { statusCommand } from './commands/status.js';
+import { demoWorkerCommand } from './demo/worker.js';
+import { EXIT } from './exit-codes.js';
+import { explainError } from './explain-error.js';
+import { type Io, out, processIo, say } from './io.js';
+
+export const mainHelp = `Usage: dlock COMMAND [options]
+
+Run commands under a lock that works on one machine with nothing installed (an embedded SQLite
+file) and across machines by changing one URL (Redis, MySQL, etcd).
+
+Commands:
+  run KEY -- CMD ARGS...   hold the lock KEY while CMD runs (like flock, etcdctl lock, consul lock)
+  status KEY               who holds KEY
+  release KEY --force      delete KEY's lock whoever holds it (operator escape hatch)
+  id snowflake|uuid7|uuid4 print new ids
+  demo                     watch worker processes share a file safely under one lock
+
+The backend URL comes from --url, else $DLOCK_URL, else the embedded SQLite file:
+  sqlite:./locks.db   redis://host:6379   mysql://user:pass@host/db   etcd://host:2379
+
+Run "dlock COMMAND --help" for a command's options and exit codes.`;
+
+type Command = (argv: readonly string[], io: Io) => Promise<number>;
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  run: runCommand,
+  status: statusCommand,
+  release: releaseCommand,
+  id: idCommand,
+  demo: demoCommand,
+  // Internal: one contender of `dlock demo`, started by it as a separate process.
+  'demo-worker': demoWorkerCommand,
+};
+
+/** Runs one dlock invocation and resolves its exit code; never throws. */
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    out(io, mainHelp);
+    return name === undefined ? EXIT.USAGE : EXIT.OK;
+  }
+  if (name === '--version' || name === '-v') {
+    out(io, (createRequire(import.meta.url)('../package.json') as { version: string }).version);
+    return EXIT.OK;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    say(io, `unknown command "${name}"; run "dlock --help" for the list`);
+    return EXIT.USAGE;
+  }
+  try {
+    return await command(rest, io);
+  } catch (error) {
+    // parseArgs reports unknown or malformed options with ERR_PARSE_ARGS_* codes.
+    const code = (error as { code?: string }).code ?? '';
+    const usage =
+      error instanceof UsageError || code.startsWith('ERR_PARSE_ARGS')
+        ? { exitCode: EXIT.USAGE, message: (error as Error).message }
+        : explainError(error);
+    say(
+      io,
+      `${usage.message}${usage.exitCode === EXIT.USAGE ? ` (see "dlock ${name} --help")` : ''}`,
+    );
+    return usage.exitCode;
+  }
+}

@@ -1,0 +1,193 @@
+import {
+  type AcquireRequest,
+  type AcquireResult,
+  type LockBackend,
+  LockBackendError,
+  type LockState,
+  type OwnerRef,
+  type ReleaseResult,
+} from '@dlock/lock-core';
+import type { Database } from 'better-sqlite3';
+import { defaultDatabasePath } from './default-path.js';
+import { openDatabase } from './open-database.js';
+import { resolveOptions, type SqliteBackendOptions } from './options.js';
+import { createSchema, tablesFor } from './schema.js';
+
+interface LockRow {
+  owner: string;
+  count: number;
+  fencing_token: bigint;
+  expires_at: number;
+}
+
+/**
+ * A lock-core backend on a SQLite file: cross-process locks on one host, with nothing to install
+ * or run. Every operation is one short `BEGIN IMMEDIATE` transaction, which SQLite serialises
+ * across all processes on the file; expiry is decided by the wall clock read inside it.
+ *
+ * There is no release notification between processes, so waiters poll (the core's backoff with
+ * jitter, bounded by the holder's remaining TTL).
+ *
+ * ```ts
+ * const locks = createLockClient(sqliteBackend({ path: './locks.db' }));
+ * ```
+ */
+export function sqliteBackend(options: SqliteBackendOptions = {}): LockBackend {
+  const o = resolveOptions(options);
+  const owned = o.database === undefined;
+  let db: Database;
+  try {
+    db =
+      o.database ?? openDatabase(o.path ?? defaultDatabasePath(), o.busyTimeoutMs, o.synchronous);
+  } catch (error) {
+    throw new LockBackendError('sqlite', 'open', error);
+  }
+  try {
+    return buildBackend(db, owned, o.tablePrefix, o.clock);
+  } catch (error) {
+    if (owned) db.close();
+    throw new LockBackendError('sqlite', 'open', error);
+  }
+}
+
+function buildBackend(
+  db: Database,
+  owned: boolean,
+  prefix: string,
+  clock: () => number,
+): LockBackend {
+  const tables = tablesFor(prefix);
+  createSchema(db, tables);
+
+  const select = db
+    .prepare<[string], LockRow>(
+      `SELECT owner, count, fencing_token, expires_at FROM ${tables.locks} WHERE key = ?`,
+    )
+    .safeIntegers(true);
+  const nextToken = db
+    .prepare<[], { last_token: bigint }>(
+      `UPDATE ${tables.fencing} SET last_token = last_token + 1 WHERE id = 1 RETURNING last_token`,
+    )
+    .safeIntegers(true);
+  const upsert = db.prepare(
+    `INSERT OR REPLACE INTO ${tables.locks} (key, owner, count, fencing_token, expires_at) VALUES (?, ?, 1, ?, ?)`,
+  );
+  const reenter = db.prepare(
+    `UPDATE ${tables.locks} SET count = count + 1, expires_at = ? WHERE key = ?`,
+  );
+  const renew = db.prepare(
+    `UPDATE ${tables.locks} SET expires_at = ? WHERE key = ? AND owner = ? AND expires_at > ?`,
+  );
+  const decrement = db.prepare(`UPDATE ${tables.locks} SET count = count - 1 WHERE key = ?`);
+  const remove = db.prepare(`DELETE FROM ${tables.locks} WHERE key = ?`);
+  const sweep = db.prepare(`DELETE FROM ${tables.locks} WHERE expires_at <= ?`);
+
+  // safeIntegers(true) makes every integer column a bigint; only the token needs to be one.
+  const read = (key: string): LockRow | undefined => {
+    const row = select.get(key);
+    if (!row) return undefined;
+    return {
+      owner: row.owner,
+      count: Number(row.count),
+      fencing_token: row.fencing_token,
+      expires_at: Number(row.expires_at),
+    };
+  };
+
+  // The clock counts whole milliseconds, so `now` may lag the real instant by up to 1 ms: expiries
+  // are stored 1 ms later so that a lease never ends on the server before its full TTL has passed
+  // (the holder's own estimate starts when it sent the request, which is earlier still).
+  const expiryFor = (now: number, ttlMs: number): number => now + ttlMs + 1;
+
+  const acquireTx = db.transaction(({ key, owner, ttlMs }: AcquireRequest): AcquireResult => {
+    const now = clock();
+    const row = read(key);
+    if (row && row.expires_at > now) {
+      if (row.owner !== owner) return { acquired: false, retryAfterMs: row.expires_at - now };
+      const expiresAt = Math.max(row.expires_at, expiryFor(now, ttlMs));
+      reenter.run(expiresAt, key);
+      return {
+        acquired: true,
+        fencingToken: row.fencing_token,
+        reentered: true,
+        ttlMs: expiresAt - now - 1,
+      };
+    }
+    const token = nextToken.get()!.last_token;
+    upsert.run(key, owner, token, expiryFor(now, ttlMs));
+    return { acquired: true, fencingToken: token, reentered: false, ttlMs };
+  });
+
+  const extendTx = db.transaction((requests: readonly AcquireRequest[]): boolean[] => {
+    const now = clock();
+    return requests.map(
+      ({ key, owner, ttlMs }) => renew.run(expiryFor(now, ttlMs), key, owner, now).changes === 1,
+    );
+  });
+
+  const releaseTx = db.transaction(({ key, owner }: OwnerRef): ReleaseResult => {
+    const row = read(key);
+    if (!row || row.owner !== owner || row.expires_at <= clock()) return 'not-held';
+    if (row.count > 1) {
+      decrement.run(key);
+      return 'decremented';
+    }
+    remove.run(key);
+    return 'released';
+  });
+
+  const forceTx = db.transaction((key: string): boolean => {
+    const row = read(key);
+    if (!row) return false;
+    remove.run(key);
+    return row.expires_at > clock();
+  });
+
+  let closed = false;
+  // Runs one synchronous step as a settled promise: the SPI's methods never throw synchronously.
+  const run = <T>(operation: string, key: string | undefined, step: () => T): Promise<T> => {
+    try {
+      if (closed) throw new Error('the sqlite backend is closed');
+      return Promise.resolve(step());
+    } catch (error) {
+      return Promise.reject(new LockBackendError('sqlite', operation, error, key));
+    }
+  };
+
+  // Rows of holders that died and were never taken over would otherwise stay forever.
+  sweep.run(clock());
+
+  return {
+    name: 'sqlite',
+    capabilities: {
+      watch: false,
+      nativeWait: false,
+      orderedWaiters: false,
+      ttlGranularityMs: 1,
+      batchExtend: true,
+    },
+    tryAcquire: (request) => run('tryAcquire', request.key, () => acquireTx.immediate(request)),
+    extend: (request) => run('extend', request.key, () => extendTx.immediate([request])[0]!),
+    extendMany: (requests) => run('extendMany', undefined, () => extendTx.immediate(requests)),
+    release: (request) => run('release', request.key, () => releaseTx.immediate(request)),
+    inspect: (key) =>
+      run('inspect', key, (): LockState | null => {
+        const row = read(key);
+        const now = clock();
+        if (!row || row.expires_at <= now) return null;
+        return {
+          key,
+          owner: row.owner,
+          count: row.count,
+          ttlMs: row.expires_at - now,
+          fencingToken: row.fencing_token,
+        };
+      }),
+    forceRelease: (key) => run('forceRelease', key, () => forceTx.immediate(key)),
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (owned) db.close();
+    },
+  };
+}

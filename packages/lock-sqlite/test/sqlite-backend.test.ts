@@ -1,0 +1,150 @@
+import { join } from 'node:path';
+import { LockArgumentError, LockBackendError } from '@dlock/lock-core';
+import { makeTempDir } from '@dlock/test-utils';
+import BetterSqlite3 from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectBackend, defaultDatabasePath, sqliteBackend } from '../src/index.js';
+
+let dir: Awaited<ReturnType<typeof makeTempDir>>;
+beforeAll(async () => {
+  dir = await makeTempDir('dlock-sqlite-unit-');
+});
+afterAll(() => dir.remove());
+
+const request = (key: string, owner: string, ttlMs = 10_000) => ({ key, owner, ttlMs });
+
+describe('sqliteBackend', () => {
+  it('rejects bad options with LockArgumentError before touching the file', () => {
+    const bad: unknown[] = [
+      { path: '' },
+      { path: 5 },
+      { tablePrefix: 'x; DROP TABLE y' },
+      { tablePrefix: '1abc' },
+      { busyTimeoutMs: -1 },
+      { busyTimeoutMs: 1.5 },
+      { synchronous: 'off' },
+      { clock: 5 },
+      { database: {} },
+      { pathh: 'typo.db' },
+      { path: 'a.db', database: new BetterSqlite3(':memory:') },
+    ];
+    for (const options of bad) {
+      expect(() => sqliteBackend(options as object), JSON.stringify(options)).toThrow(
+        LockArgumentError,
+      );
+    }
+  });
+
+  it('keeps fencing tokens increasing across force-release, expiry and reopening the file', async () => {
+    const path = join(dir.path, 'fencing.db');
+    let now = 1_000;
+    const a = sqliteBackend({ path, clock: () => now });
+    const first = await a.tryAcquire(request('k', 'a'));
+    expect(first).toMatchObject({ acquired: true, reentered: false });
+    expect(await a.forceRelease!('k')).toBe(true);
+    expect(await a.forceRelease!('k')).toBe(false);
+    const second = await a.tryAcquire(request('k', 'b', 100));
+    now += 101;
+    expect(await a.inspect('k')).toBeNull();
+    const third = await a.tryAcquire(request('k', 'c'));
+    await a.close();
+    const b = sqliteBackend({ path, clock: () => now });
+    await b.release({ key: 'k', owner: 'c' });
+    const fourth = await b.tryAcquire(request('k', 'd'));
+    await b.close();
+    const tokens = [first, second, third, fourth].map((r) => (r.acquired ? r.fencingToken : -1n));
+    expect(tokens).toEqual([...tokens].sort((x, y) => (x < y ? -1 : 1)));
+    expect(new Set(tokens).size).toBe(4);
+  });
+
+  it('expires by the shared wall clock: never before the TTL, and re-entry never shortens it', async () => {
+    let now = 5_000;
+    const backend = sqliteBackend({ path: ':memory:', clock: () => now });
+    await backend.tryAcquire(request('k', 'a', 1_000));
+    const again = await backend.tryAcquire(request('k', 'a', 10));
+    expect(again).toMatchObject({ acquired: true, reentered: true });
+    expect(again.acquired && again.ttlMs).toBeGreaterThanOrEqual(1_000);
+    now += 1_000;
+    expect(await backend.tryAcquire(request('k', 'b'))).toMatchObject({ acquired: false });
+    expect((await backend.inspect('k'))?.count).toBe(2);
+    now += 1;
+    expect(await backend.inspect('k')).toBeNull();
+    expect(await backend.extend(request('k', 'a'))).toBe(false);
+    expect(await backend.release({ key: 'k', owner: 'a' })).toBe('not-held');
+    expect(await backend.tryAcquire(request('k', 'b'))).toMatchObject({ acquired: true });
+    await backend.close();
+  });
+
+  it('extends many locks in one transaction, owner-checked', async () => {
+    const backend = sqliteBackend({ path: ':memory:' });
+    await backend.tryAcquire(request('x', 'a'));
+    await backend.tryAcquire(request('y', 'a'));
+    expect(
+      await backend.extendMany!([request('x', 'a'), request('y', 'b'), request('z', 'a')]),
+    ).toEqual([true, false, false]);
+    await backend.close();
+  });
+
+  it('leaves a database it was given open, and rejects calls after close()', async () => {
+    const database = new BetterSqlite3(':memory:');
+    const backend = sqliteBackend({ database, tablePrefix: 'app_' });
+    await backend.tryAcquire(request('k', 'a'));
+    await backend.close();
+    await backend.close();
+    expect(database.open).toBe(true);
+    expect(database.prepare('SELECT count(*) AS n FROM app_locks').get()).toEqual({ n: 1 });
+    await expect(backend.inspect('k')).rejects.toBeInstanceOf(LockBackendError);
+    database.close();
+  });
+
+  it('reports a file it cannot open as LockBackendError', () => {
+    expect(() => sqliteBackend({ path: join(dir.path, 'no-such-dir\0', 'x.db') })).toThrow();
+    expect(() => sqliteBackend({ path: dir.path })).toThrow(LockBackendError);
+  });
+});
+
+describe('connectBackend', () => {
+  it('opens relative, absolute and default paths and reads options from the query', async () => {
+    const absolute = join(dir.path, 'abs.db');
+    for (const url of [
+      `sqlite:${absolute}`,
+      `sqlite://${absolute}`,
+      `sqlite://localhost${absolute}`,
+    ]) {
+      const backend = await connectBackend(new URL(url));
+      expect(await backend.tryAcquire(request(url, 'a'))).toMatchObject({ acquired: true });
+      await backend.close();
+    }
+    const withQuery = await connectBackend(
+      new URL(`sqlite:${absolute}?tablePrefix=q_&busyTimeoutMs=100&synchronous=normal`),
+    );
+    await withQuery.close();
+    await expect(connectBackend(new URL('sqlite://example.com/x.db'))).rejects.toThrow(
+      LockArgumentError,
+    );
+    await expect(connectBackend(new URL(`sqlite:${absolute}?prefix=x`))).rejects.toThrow(
+      /Unknown sqlite: URL parameter "prefix"/,
+    );
+    await expect(connectBackend(new URL('redis://x'))).rejects.toThrow(LockArgumentError);
+  });
+
+  it('uses DLOCK_SQLITE_PATH, else a file under the cache dir, for sqlite:', async () => {
+    expect(defaultDatabasePath({ DLOCK_SQLITE_PATH: '/x/y.db' })).toBe('/x/y.db');
+    expect(defaultDatabasePath({ XDG_CACHE_HOME: '/cache' })).toBe(
+      join('/cache', 'dlock', 'locks.db'),
+    );
+    const previous = process.env.DLOCK_SQLITE_PATH;
+    process.env.DLOCK_SQLITE_PATH = join(dir.path, 'default.db');
+    try {
+      const backend = await connectBackend(new URL('sqlite:'));
+      await backend.tryAcquire(request('k', 'a'));
+      await backend.close();
+      const check = new BetterSqlite3(join(dir.path, 'default.db'));
+      expect(check.prepare('SELECT owner FROM dlock_locks').all()).toEqual([{ owner: 'a' }]);
+      check.close();
+    } finally {
+      if (previous === undefined) delete process.env.DLOCK_SQLITE_PATH;
+      else process.env.DLOCK_SQLITE_PATH = previous;
+    }
+  });
+});

@@ -1,0 +1,13 @@
+import { defineConfig, mergeConfig } from 'vitest/config';
+import { sharedTestConfig } from '../../vitest.shared.js';
+
+export default mergeConfig(
+  sharedTestConfig,
+  defineConfig({
+    test: {
+      coverage: {
+        exclude: ['src/index.ts'],
+      },
+    },
+  }),
+);
