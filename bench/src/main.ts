@@ -8,12 +8,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Result } from './harness.js';
 import { idgenBench } from './idgen.js';
 import { lockCoreBench } from './lock-core.js';
+import { redisBench } from './redis.js';
 import { sqliteBench } from './sqlite.js';
 
 const suites: Record<string, () => Promise<Result[]>> = {
   'lock-core': lockCoreBench,
   idgen: idgenBench,
   sqlite: sqliteBench,
+  redis: redisBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => a !== '--');

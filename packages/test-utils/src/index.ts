@@ -1,3 +1,9 @@
+export {
+  type EtcdCluster,
+  type EtcdClusterOptions,
+  type EtcdMember,
+  startEtcdCluster,
+} from './etcd-cluster.js';
 export { type FreePortsOptions, freePort, freePorts, probeTcp } from './net.js';
 export {
   commandExists,
@@ -9,12 +15,6 @@ export {
   startProcess,
 } from './processes.js';
 export { inCi, requireService, type ServiceStatus } from './service-gate.js';
+export { type CutMode, startTcpProxy, type TcpProxy, type TcpProxyOptions } from './tcp-proxy.js';
 export { makeTempDir } from './temp-dir.js';
 export { type WaitUntilOptions, waitUntil } from './wait.js';
-export {
-  type EtcdCluster,
-  type EtcdClusterOptions,
-  type EtcdMember,
-  startEtcdCluster,
-} from './etcd-cluster.js';
-export { type CutMode, startTcpProxy, type TcpProxy, type TcpProxyOptions } from './tcp-proxy.js';

@@ -1,0 +1,32 @@
+import { createHash } from 'node:crypto';
+
+/** The Redis names that make up one lock. All three share one hash slot. */
+export interface LockKeys {
+  /** Hash {owner -> hold count}, expiring with the lease. */
+  readonly lock: string;
+  /** Fencing counter: INCR on every fresh grant; outlives the lock to stay monotonic. */
+  readonly fence: string;
+  /** Pub/sub channel announcing that the lock was released. */
+  readonly channel: string;
+}
+
+/**
+ * Derives the names for `key` under `prefix`.
+ *
+ * Redis Cluster hashes only the text between the first `{` and the next `}`. User keys may
+ * contain braces, so the key itself can never be the tag: `a}b` would cut the tag short and
+ * `{x}` keys of different locks would land together. Instead the tag is a hex digest of the key
+ * (hex has no braces), and since the prefix is checked to be brace-free, our tag is always the
+ * first one. The full key follows the tag verbatim, so distinct keys never share a name even if
+ * two digests collide: a collision would only put two locks in the same slot. Twelve hex digits
+ * (48 bits) keep the per-lock memory small while spreading keys evenly over the 16384 slots.
+ */
+export function lockKeys(prefix: string, key: string): LockKeys {
+  const tag = createHash('sha1').update(key, 'utf8').digest('hex').slice(0, 12);
+  const base = `${prefix}{${tag}}`;
+  return {
+    lock: `${base}:lock:${key}`,
+    fence: `${base}:fence:${key}`,
+    channel: `${base}:rel:${key}`,
+  };
+}

@@ -1,0 +1,128 @@
+import { LockArgumentError } from '@dlock/lock-core';
+import type { RedisClientLike } from './client-types.js';
+import type { PubSubMode } from './release-subscriber.js';
+
+export interface RedisBackendOptions {
+  /**
+   * Your ioredis `Redis` (standalone or Sentinel) or `Cluster`. The backend only borrows it: it
+   * never closes it and never changes its options. It registers its five script commands on
+   * it (`dlock*V1`, via `defineCommand`).
+   */
+  client: RedisClientLike;
+  /**
+   * Prepended to every Redis key and channel the backend uses. Must not contain `{` or `}`: the
+   * backend puts its own hash tag right after it (see the README).
+   * @default 'dlock:'
+   */
+  prefix?: string;
+  /**
+   * Deadline for each of the backend's own Redis calls, in milliseconds. While the connection is
+   * down, calls fail as soon as ioredis reports the connection error; this bounds the rest (a
+   * connection lost mid-command). `Infinity` disables it.
+   * @default 5000
+   */
+  commandTimeoutMs?: number;
+  /**
+   * After a fresh grant, run `WAIT waitForReplicas waitForReplicasTimeoutMs` and treat fewer
+   * acknowledgements as a failed acquire (the grant is released again and the acquire rejects
+   * with `LockBackendError`). Narrows, but does not close, the failover hole of asynchronous
+   * replication: see the README. `0` skips WAIT.
+   * @default 0
+   */
+  waitForReplicas?: number;
+  /**
+   * How long `WAIT` may block for the replicas' acknowledgements, in milliseconds.
+   * @default 100
+   */
+  waitForReplicasTimeoutMs?: number;
+  /**
+   * How long a key's fencing counter is kept after its lock was last held, in milliseconds.
+   * `Infinity` keeps every counter forever, which is what makes fencing tokens strictly
+   * increasing per key; a finite value frees the memory of idle keys, but a key idle for longer
+   * than this starts counting from 1 again. Choose it longer than any stale holder could live.
+   * @default Infinity
+   */
+  fencingRetentionMs?: number;
+  /**
+   * How release messages travel on a Cluster. `sharded`: SPUBLISH/SSUBSCRIBE, heard only on the
+   * master owning the key's slot (no cluster-wide broadcast; one subscriber connection per master
+   * with watched keys). `classic`: PUBLISH/SUBSCRIBE, broadcast over the cluster bus to every
+   * node (one subscriber connection). `auto`: `sharded` when the servers run Redis 7.0 or later.
+   * Standalone and Sentinel always use classic pub/sub.
+   * @default 'auto'
+   */
+  pubsub?: PubSubMode;
+}
+
+/** Options after defaults and validation. */
+export interface ResolvedOptions {
+  readonly client: RedisClientLike;
+  readonly prefix: string;
+  readonly commandTimeoutMs: number;
+  readonly waitForReplicas: number;
+  readonly waitForReplicasTimeoutMs: number;
+  /** 0 means keep forever (the value the Lua scripts understand). */
+  readonly fencingRetentionMs: number;
+  readonly pubsub: PubSubMode;
+}
+
+const MAX_TTL = 2 ** 31 - 1;
+
+function positive(name: string, value: number, allowInfinity: boolean, max = MAX_TTL): number {
+  const ok =
+    (allowInfinity && value === Number.POSITIVE_INFINITY) ||
+    (Number.isInteger(value) && value > 0 && value <= max);
+  if (!ok) {
+    throw new LockArgumentError(
+      `redisBackend: ${name} must be a positive integer${allowInfinity ? ' or Infinity' : ''}, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Applies defaults and rejects bad options before any I/O. */
+export function resolveOptions(options: RedisBackendOptions): ResolvedOptions {
+  const client = options?.client as RedisClientLike | undefined;
+  if (client === undefined || client === null || typeof client.defineCommand !== 'function') {
+    throw new LockArgumentError(
+      'redisBackend: `client` must be an ioredis Redis or Cluster instance',
+    );
+  }
+  const prefix = options.prefix ?? 'dlock:';
+  if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
+    throw new LockArgumentError(
+      'redisBackend: `prefix` must be a string without `{` or `}` (the backend adds its own hash tag)',
+    );
+  }
+  const replicas = options.waitForReplicas ?? 0;
+  if (!Number.isInteger(replicas) || replicas < 0) {
+    throw new LockArgumentError(
+      `redisBackend: waitForReplicas must be a non-negative integer, got ${String(replicas)}`,
+    );
+  }
+  const retention = positive(
+    'fencingRetentionMs',
+    options.fencingRetentionMs ?? Number.POSITIVE_INFINITY,
+    true,
+    Number.MAX_SAFE_INTEGER,
+  );
+  const pubsub = options.pubsub ?? 'auto';
+  if (pubsub !== 'auto' && pubsub !== 'sharded' && pubsub !== 'classic') {
+    throw new LockArgumentError(
+      `redisBackend: pubsub must be 'auto', 'sharded' or 'classic', got ${String(pubsub)}`,
+    );
+  }
+  return {
+    client,
+    prefix,
+    pubsub,
+    commandTimeoutMs: positive('commandTimeoutMs', options.commandTimeoutMs ?? 5_000, true),
+    waitForReplicas: replicas,
+    waitForReplicasTimeoutMs: positive(
+      'waitForReplicasTimeoutMs',
+      options.waitForReplicasTimeoutMs ?? 100,
+      false,
+    ),
+    fencingRetentionMs: retention === Number.POSITIVE_INFINITY ? 0 : retention,
+  };
+}

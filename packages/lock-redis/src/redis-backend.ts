@@ -1,0 +1,201 @@
+import {
+  type AcquireRequest,
+  type AcquireResult,
+  type BackendCapabilities,
+  type LockBackend,
+  LockBackendError,
+  type LockState,
+  type OwnerRef,
+  type ReleaseResult,
+  type WatchHandle,
+} from '@dlock/lock-core';
+import type { RedisPipelineLike } from './client-types.js';
+import { CommandRunner } from './command-runner.js';
+import { lockKeys } from './keys.js';
+import { type RedisBackendOptions, resolveOptions } from './options.js';
+import { ReleaseSubscriber } from './release-subscriber.js';
+import { COMMANDS, defineScripts } from './scripts/index.js';
+
+const CAPABILITIES: BackendCapabilities = Object.freeze({
+  watch: true,
+  nativeWait: false,
+  // Pub/sub wakes every process's waiters; who wins is decided by the next acquire, not a queue.
+  orderedWaiters: false,
+  ttlGranularityMs: 1,
+  batchExtend: true,
+});
+
+const RELEASE_RESULTS: Record<number, ReleaseResult> = {
+  0: 'not-held',
+  1: 'decremented',
+  2: 'released',
+};
+
+/** Lua reply of the acquire script: [0, pttl] or [1|2, token, ttl]. */
+type AcquireReply = [number, string | number, number?];
+/** Lua reply of the inspect script. */
+type InspectReply = [string, string, number, string] | null;
+
+/**
+ * A `LockBackend` on Redis through ioredis: every state change is one Lua script, expiry is
+ * Redis's own PX clock, and waiters wake on a per-key release channel.
+ *
+ * ```ts
+ * const locks = createLockClient(redisBackend({ client: new Redis() }), { ttlMs: 30_000 });
+ * ```
+ */
+export function redisBackend(options: RedisBackendOptions): LockBackend {
+  return createRedisBackend(options, undefined);
+}
+
+/** @internal `onClose` closes a client the backend created itself (see `connectBackend`). */
+export function createRedisBackend(
+  options: RedisBackendOptions,
+  onClose: (() => Promise<void>) | undefined,
+): LockBackend {
+  const resolved = resolveOptions(options);
+  const { client, prefix, fencingRetentionMs: retention } = resolved;
+  const scripts = defineScripts(client);
+  const runner = new CommandRunner(client, resolved.commandTimeoutMs);
+  const subscriber = new ReleaseSubscriber(client, resolved.commandTimeoutMs, resolved.pubsub);
+  const publishSharded = ReleaseSubscriber.publishesSharded(client, resolved.pubsub) ? '1' : '0';
+  let closed: Promise<void> | undefined;
+
+  function release(key: string, owner: string, operation: string): Promise<ReleaseResult> {
+    const k = lockKeys(prefix, key);
+    return runner
+      .run(operation, key, () =>
+        scripts[COMMANDS.release](k.lock, k.fence, owner, retention, k.channel, publishSharded),
+      )
+      .then((reply) => RELEASE_RESULTS[Number(reply)] ?? 'not-held');
+  }
+
+  /** WAIT on the connection that made the grant: the keyed PTTL routes a Cluster pipeline there. */
+  async function awaitReplicas(request: AcquireRequest, lock: string): Promise<void> {
+    const { waitForReplicas: wanted, waitForReplicasTimeoutMs: timeout } = resolved;
+    let cause: unknown;
+    try {
+      const replies = await runner.run('acquire', request.key, () =>
+        client.pipeline().pttl(lock).wait(wanted, timeout).exec(),
+      );
+      const [error, reply] = replies?.[1] ?? [new Error('WAIT: no reply'), 0];
+      if (!error && Number(reply) >= wanted) return;
+      cause =
+        error ??
+        new Error(
+          `WAIT: ${Number(reply)} of ${wanted} replicas acknowledged the grant within ${timeout} ms`,
+        );
+    } catch (error) {
+      cause = error;
+    }
+    // Too few copies: a failover now could hand the lock to a second owner. Undo the grant (best
+    // effort: if Redis is unreachable the grant simply expires after its TTL).
+    await release(request.key, request.owner, 'acquire').catch(() => {});
+    throw LockBackendError.isInstance(cause)
+      ? cause
+      : new LockBackendError('redis', 'acquire', cause, request.key);
+  }
+
+  async function extend(request: AcquireRequest): Promise<boolean> {
+    const k = lockKeys(prefix, request.key);
+    const reply = await runner.run('extend', request.key, () =>
+      scripts[COMMANDS.extend](k.lock, k.fence, request.owner, request.ttlMs, retention),
+    );
+    return Number(reply) === 1;
+  }
+
+  function extendPipeline(requests: readonly AcquireRequest[]): Promise<boolean[]> {
+    return runner.run('extend', undefined, async () => {
+      const pipeline = client.pipeline() as RedisPipelineLike &
+        Record<string, (...args: unknown[]) => unknown>;
+      for (const { key, owner, ttlMs } of requests) {
+        const k = lockKeys(prefix, key);
+        pipeline[COMMANDS.extend]!(k.lock, k.fence, owner, ttlMs, retention);
+      }
+      const replies = (await pipeline.exec()) ?? [];
+      return requests.map((_, i) => {
+        const [error, reply] = replies[i] ?? [new Error('missing pipeline reply'), 0];
+        // One failed command fails the batch: "not held" would wrongly declare the lock lost.
+        if (error) throw error;
+        return Number(reply) === 1;
+      });
+    });
+  }
+
+  return {
+    name: 'redis',
+    capabilities: CAPABILITIES,
+
+    async tryAcquire(request) {
+      const k = lockKeys(prefix, request.key);
+      const reply = (await runner.run('acquire', request.key, () =>
+        scripts[COMMANDS.acquire](k.lock, k.fence, request.owner, request.ttlMs, retention),
+      )) as AcquireReply;
+      const [status, second, third] = reply;
+      if (status === 0) {
+        const pttl = Number(second);
+        return {
+          acquired: false,
+          retryAfterMs: pttl >= 0 ? pttl : undefined,
+        } satisfies AcquireResult;
+      }
+      if (status === 1 && resolved.waitForReplicas > 0) await awaitReplicas(request, k.lock);
+      return {
+        acquired: true,
+        fencingToken: BigInt(second),
+        reentered: status === 2,
+        ttlMs: Number(third),
+      };
+    },
+
+    extend,
+
+    async extendMany(requests) {
+      if (requests.length === 0) return [];
+      if (!client.isCluster) return extendPipeline(requests);
+      // A Cluster pipeline must stay within one slot; sent together, ioredis still writes these
+      // back to back per node, so the batch costs about one round trip per node.
+      return Promise.all(requests.map(extend));
+    },
+
+    release(request: OwnerRef) {
+      return release(request.key, request.owner, 'release');
+    },
+
+    async inspect(key): Promise<LockState | null> {
+      const k = lockKeys(prefix, key);
+      const reply = (await runner.run('inspect', key, () =>
+        scripts[COMMANDS.inspect](k.lock, k.fence),
+      )) as InspectReply;
+      if (!reply) return null;
+      const [owner, count, pttl, token] = reply;
+      return {
+        key,
+        owner,
+        count: Number(count),
+        ttlMs: pttl >= 0 ? pttl : Number.POSITIVE_INFINITY,
+        fencingToken: BigInt(token),
+      };
+    },
+
+    async forceRelease(key: string): Promise<boolean> {
+      const k = lockKeys(prefix, key);
+      const reply = await runner.run('forceRelease', key, () =>
+        scripts[COMMANDS.forceRelease](k.lock, k.fence, retention, k.channel, publishSharded),
+      );
+      return Number(reply) === 1;
+    },
+
+    watch(key: string, onRelease: () => void): Promise<WatchHandle> {
+      return subscriber.watch(lockKeys(prefix, key).channel, onRelease);
+    },
+
+    close() {
+      closed ??= (async () => {
+        subscriber.close();
+        await onClose?.();
+      })();
+      return closed;
+    },
+  };
+}

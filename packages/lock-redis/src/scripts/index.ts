@@ -1,0 +1,40 @@
+import type { RedisClientLike } from '../client-types.js';
+import { ACQUIRE_LUA } from './acquire.js';
+import { EXTEND_LUA } from './extend.js';
+import { FORCE_RELEASE_LUA } from './force-release.js';
+import { INSPECT_LUA } from './inspect.js';
+import { RELEASE_LUA } from './release.js';
+
+/**
+ * Command names registered on the client with `defineCommand`: ioredis then runs each script by
+ * EVALSHA and falls back to EVAL on NOSCRIPT (after a restart or failover flushed the script
+ * cache), also inside pipelines. The names are versioned so that two copies of this package with
+ * different scripts sharing one client never overwrite each other's definitions.
+ */
+export const COMMANDS = {
+  acquire: 'dlockAcquireV1',
+  release: 'dlockReleaseV1',
+  extend: 'dlockExtendV1',
+  inspect: 'dlockInspectV1',
+  forceRelease: 'dlockForceReleaseV1',
+} as const;
+
+type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;
+
+/** The script commands as callable methods (they exist once `defineScripts` ran). */
+export type ScriptCommands = Record<(typeof COMMANDS)[keyof typeof COMMANDS], ScriptCall>;
+
+const defined = new WeakSet<object>();
+
+/** Registers the scripts on `client` once. Every script takes exactly two KEYS. */
+export function defineScripts(client: RedisClientLike): ScriptCommands {
+  if (!defined.has(client)) {
+    client.defineCommand(COMMANDS.acquire, { numberOfKeys: 2, lua: ACQUIRE_LUA });
+    client.defineCommand(COMMANDS.release, { numberOfKeys: 2, lua: RELEASE_LUA });
+    client.defineCommand(COMMANDS.extend, { numberOfKeys: 2, lua: EXTEND_LUA });
+    client.defineCommand(COMMANDS.inspect, { numberOfKeys: 2, lua: INSPECT_LUA });
+    client.defineCommand(COMMANDS.forceRelease, { numberOfKeys: 2, lua: FORCE_RELEASE_LUA });
+    defined.add(client);
+  }
+  return client as unknown as ScriptCommands;
+}

@@ -1,0 +1,139 @@
+import { LockArgumentError, LockBackendError } from '@dlock/lock-core';
+import { runConformance } from '@dlock/lock-core/testing';
+import { waitUntil } from '@dlock/test-utils';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectBackend, redisBackend } from '../src/index.js';
+import { requireSharedRedis, SHARED_REDIS, uniquePrefix } from './helpers/redis-server.js';
+import { describeBackendSpi } from './helpers/spi-suite.js';
+
+const redis = await requireSharedRedis();
+
+describe.skipIf(!redis.available)('redis standalone (127.0.0.1:6379, own key prefix)', () => {
+  const prefix = uniquePrefix('standalone');
+  const clients: Redis[] = [];
+  const newClient = () => {
+    const client = new Redis({ ...SHARED_REDIS, lazyConnect: false });
+    clients.push(client);
+    return client;
+  };
+
+  afterAll(async () => {
+    // Remove only our own keys (the fencing counters outlive the locks by design).
+    const cleaner = newClient();
+    let cursor = '0';
+    do {
+      const [next, keys] = await cleaner.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await cleaner.unlink(...keys);
+    } while (cursor !== '0');
+    await Promise.all(clients.map((c) => c.quit()));
+  });
+
+  runConformance({
+    name: 'redis standalone',
+    createBackend: () => redisBackend({ client: newClient(), prefix }),
+    runner: { describe, it, beforeAll, afterAll },
+  });
+
+  describeBackendSpi('standalone', () => ({
+    createBackend: () => redisBackend({ client: newClient(), prefix }),
+  }));
+
+  describe('options and ownership', () => {
+    it('rejects bad options before any I/O', () => {
+      const client = newClient();
+      expect(() => redisBackend({ client, prefix: 'a{b' })).toThrow(LockArgumentError);
+      expect(() => redisBackend({ client, prefix: 'a}' })).toThrow(LockArgumentError);
+      expect(() => redisBackend({ client, commandTimeoutMs: 0 })).toThrow(LockArgumentError);
+      expect(() => redisBackend({ client, waitForReplicas: -1 })).toThrow(LockArgumentError);
+      expect(() => redisBackend({ client, fencingRetentionMs: 1.5 })).toThrow(LockArgumentError);
+      expect(() => redisBackend({ client: {} as never })).toThrow(LockArgumentError);
+    });
+
+    it('close() leaves the user client open and closes only its own subscriber', async () => {
+      const client = newClient();
+      const backend = redisBackend({ client, prefix });
+      const handle = await backend.watch!('close-check', () => {});
+      await handle.close();
+      await backend.close();
+      await backend.close(); // idempotent
+      expect(await client.ping()).toBe('PONG');
+    });
+
+    it('works under an ioredis keyPrefix: release events still arrive', async () => {
+      const prefixed = new Redis({ ...SHARED_REDIS, keyPrefix: `${prefix}kp:` });
+      clients.push(prefixed);
+      const holder = redisBackend({ client: prefixed, prefix: 'x:' });
+      const watcher = redisBackend({ client: prefixed, prefix: 'x:' });
+      await holder.tryAcquire({ key: 'prefixed', owner: 'o', ttlMs: 5_000 });
+      let woken = 0;
+      await watcher.watch!('prefixed', () => woken++);
+      expect(await holder.release({ key: 'prefixed', owner: 'o' })).toBe('released');
+      await waitUntil(() => woken > 0, { timeoutMs: 2_000, message: 'release event' });
+      await holder.close();
+      await watcher.close();
+    });
+
+    it('keeps fencing counters forever by default, or for fencingRetentionMs', async () => {
+      const client = newClient();
+      const keep = redisBackend({ client, prefix });
+      const expiring = redisBackend({ client, prefix, fencingRetentionMs: 60_000 });
+      await keep.tryAcquire({ key: 'retention-keep', owner: 'o', ttlMs: 5_000 });
+      await keep.release({ key: 'retention-keep', owner: 'o' });
+      await expiring.tryAcquire({ key: 'retention-expire', owner: 'o', ttlMs: 5_000 });
+      const fenceTtl = async (key: string) => {
+        const [name] = await client.keys(`${prefix}*:fence:${key}`);
+        return client.pttl(name!);
+      };
+      expect(await fenceTtl('retention-keep')).toBe(-1);
+      expect(await fenceTtl('retention-expire')).toBeGreaterThan(60_000);
+      await expiring.release({ key: 'retention-expire', owner: 'o' });
+      const after = await fenceTtl('retention-expire');
+      expect(after).toBeGreaterThan(55_000);
+      expect(after).toBeLessThanOrEqual(60_000);
+    });
+
+    it('waitForReplicas: too few acknowledgements fail the acquire and undo the grant', async () => {
+      const client = newClient();
+      // The shared server has no replicas, so WAIT 1 can only time out.
+      const backend = redisBackend({
+        client,
+        prefix,
+        waitForReplicas: 1,
+        waitForReplicasTimeoutMs: 20,
+      });
+      const error = await backend
+        .tryAcquire({ key: 'wait-replicas', owner: 'o', ttlMs: 5_000 })
+        .catch((e) => e);
+      expect(LockBackendError.isInstance(error)).toBe(true);
+      expect(String((error as Error).cause)).toMatch(/0 of 1 replicas/);
+      expect(await backend.inspect('wait-replicas')).toBeNull();
+    });
+  });
+
+  describe('connectBackend (connect("redis://…"))', () => {
+    it('creates its own client from the URL, reads options, and closes it', async () => {
+      const url = new URL(
+        `redis://${SHARED_REDIS.host}:${SHARED_REDIS.port}/0?prefix=${encodeURIComponent(prefix)}`,
+      );
+      const backend = await connectBackend(url, { commandTimeoutMs: 2_000 });
+      const grant = await backend.tryAcquire({ key: 'via-url', owner: 'o', ttlMs: 5_000 });
+      expect(grant.acquired).toBe(true);
+      const peer = redisBackend({ client: newClient(), prefix });
+      expect(await peer.inspect('via-url')).toMatchObject({ owner: 'o' });
+      expect(await backend.release({ key: 'via-url', owner: 'o' })).toBe('released');
+      await backend.close();
+      await expect(backend.inspect('via-url')).rejects.toSatisfy(LockBackendError.isInstance);
+    });
+
+    it('rejects other schemes and bad numeric options', async () => {
+      await expect(connectBackend(new URL('mysql://x'), {})).rejects.toBeInstanceOf(
+        LockArgumentError,
+      );
+      await expect(
+        connectBackend(new URL('redis://127.0.0.1:6379?commandTimeoutMs=soon'), {}),
+      ).rejects.toBeInstanceOf(LockArgumentError);
+    });
+  });
+});
