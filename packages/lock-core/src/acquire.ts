@@ -14,8 +14,15 @@ export interface AcquireHost {
   readonly closeSignal: AbortSignal;
   /** The key's queue, created on first use. */
   queueFor(key: string): KeyQueue;
-  /** Number of local waiters for the key, without creating a queue. */
-  waitersFor(key: string): number;
+  /**
+   * Claims the head of the key's local queue for a first attempt, if nobody waits or holds it.
+   * While claimed, later arrivals queue behind it instead of asking the backend themselves.
+   */
+  reserveHead(key: string): boolean;
+  /** Whether a first attempt holds the key's head right now. */
+  headReserved(key: string): boolean;
+  /** Ends a claim; the first waiter, if any, takes over as `promotion` says (`null`: nobody). */
+  releaseHead(key: string, promotion: Promotion | null): void;
   dropQueueIfEmpty(queue: KeyQueue): void;
 }
 
@@ -45,15 +52,27 @@ export interface Attempt {
  */
 export async function acquireWithWait(host: AcquireHost, p: AcquireParams): Promise<Attempt> {
   const begun = monotonicNow();
-  // Arrivals queue behind local waiters (local FIFO fairness); re-entries never wait behind them.
-  const mayBarge = p.strategy !== 'native' && (p.reentry || host.waitersFor(p.key) === 0);
-  let asked = false;
-  if (mayBarge && p.signal === undefined) {
+  // Re-entries never wait behind local waiters. Everyone else keeps arrival order: the first
+  // arrival asks at once while holding the head of the key's queue, later ones line up behind it.
+  const mayAsk = p.strategy !== 'native' && (p.reentry || host.reserveHead(p.key));
+  const holdsHead = mayAsk && !p.reentry;
+  let first: AcquireResult | undefined;
+  if (mayAsk && p.signal === undefined) {
     // Fast path: most acquisitions succeed at once and need no abort or deadline machinery.
-    const result = await host.backend.tryAcquire(p);
-    if (result.acquired) return { result, start: begun };
-    if (p.waitTimeoutMs === 0) throw new LockTimeoutError(p.key, p.waitTimeoutMs);
-    asked = true;
+    try {
+      first = await host.backend.tryAcquire(p);
+    } catch (error) {
+      if (holdsHead) host.releaseHead(p.key, 'try');
+      throw error;
+    }
+    if (first.acquired) {
+      if (holdsHead) host.releaseHead(p.key, { heldForMs: first.ttlMs });
+      return { result: first, start: begun };
+    }
+    if (p.waitTimeoutMs === 0) {
+      if (holdsHead) host.releaseHead(p.key, 'try');
+      throw new LockTimeoutError(p.key, p.waitTimeoutMs);
+    }
   }
   const deadline = p.waitTimeoutMs === 0 ? Number.POSITIVE_INFINITY : begun + p.waitTimeoutMs;
   const interrupt = new Interrupt(
@@ -64,39 +83,66 @@ export async function acquireWithWait(host: AcquireHost, p: AcquireParams): Prom
   const ask = (request: () => Promise<AcquireResult>): Promise<Attempt> =>
     attempt(host, p, interrupt, request);
   const tryOnce = (): Promise<Attempt> => ask(() => host.backend.tryAcquire(p));
+  let joined = false;
   try {
-    if (p.waitTimeoutMs === 0) return granted(await tryOnce(), p);
     if (p.strategy === 'native') {
+      if (p.waitTimeoutMs === 0) return granted(await tryOnce(), p);
       const timeoutMs = Math.max(0, deadline - monotonicNow());
       return granted(
         await ask(() => host.backend.waitAcquire!({ ...p, timeoutMs, signal: interrupt.signal })),
         p,
       );
     }
-    if (mayBarge && !asked) {
-      const first = await tryOnce();
-      if (first.result.acquired) return first;
+    if (mayAsk && first === undefined) {
+      const asked = await tryOnce();
+      if (asked.result.acquired || p.waitTimeoutMs === 0) {
+        if (holdsHead)
+          host.releaseHead(
+            p.key,
+            asked.result.acquired ? { heldForMs: asked.result.ttlMs } : 'try',
+          );
+        return granted(asked, p);
+      }
+      first = asked.result;
+    } else if (!mayAsk && p.waitTimeoutMs === 0) {
+      // tryAcquire never queues: one attempt even while local waiters wait.
+      return granted(await tryOnce(), p);
     }
-    return await waitInQueue(host, p, interrupt, tryOnce);
+    joined = true;
+    // The arrival that held the head takes its place at the front, knowing the lock is busy.
+    if (holdsHead) host.releaseHead(p.key, null);
+    const retryAfterMs = first && !first.acquired ? first.retryAfterMs : undefined;
+    return await waitInQueue(host, p, interrupt, tryOnce, holdsHead ? { retryAfterMs } : undefined);
+  } catch (error) {
+    if (holdsHead && !joined) host.releaseHead(p.key, 'try');
+    throw error;
   } finally {
     interrupt.dispose();
   }
 }
 
+/**
+ * `front`: the caller held the queue's head during its first attempt and was refused; it takes
+ * the head now. For a watching waiter it asks once more after subscribing (a release between the
+ * refusal and the subscription would otherwise go unnoticed until the safety re-check); a polling
+ * one naps first.
+ */
 async function waitInQueue(
   host: AcquireHost,
   p: AcquireParams,
   interrupt: Interrupt,
   tryOnce: () => Promise<Attempt>,
+  front: { retryAfterMs: number | undefined } | undefined,
 ): Promise<Attempt> {
   const queue = host.queueFor(p.key);
   const waiter = new Waiter(p.strategy === 'watch' ? 'watch' : 'poll');
   let handOver: Promotion = 'try';
-  queue.join(waiter);
+  if (front) queue.takeHead(waiter);
+  else queue.join(waiter, !host.headReserved(p.key));
   try {
-    const promotion = await interrupt.race(waiter.turn());
-    let skipAsk = promotion !== 'try';
-    let retryAfterMs = promotion === 'try' ? undefined : promotion.heldForMs;
+    const promotion = front ? 'try' : await interrupt.race(waiter.turn());
+    let skipAsk = promotion !== 'try' || (front !== undefined && waiter.strategy === 'poll');
+    let retryAfterMs = promotion === 'try' ? front?.retryAfterMs : promotion.heldForMs;
     for (let round = 0; ; round++) {
       if (waiter.strategy === 'watch') await interrupt.race(queue.ensureWatch());
       if (!skipAsk) {

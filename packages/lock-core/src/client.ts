@@ -6,7 +6,7 @@ import { findReentryOwner, runInFrame } from './context.js';
 import { channels } from './diagnostics.js';
 import { LockArgumentError, LockClosedError } from './errors.js';
 import { guardBackend } from './guard-backend.js';
-import { KeyQueue } from './key-queue.js';
+import { KeyQueue, type Promotion } from './key-queue.js';
 import { Lease, type LeaseHost, LockHandle } from './lease.js';
 import { LeaseTable } from './lease-table.js';
 import {
@@ -36,6 +36,8 @@ class Client implements LockClient, LeaseHost, AcquireHost {
   readonly #watchdog: Watchdog;
   readonly #leases = new LeaseTable();
   readonly #queues = new Map<string, KeyQueue>();
+  /** Keys whose first attempt is in flight (see `reserveHead`). */
+  readonly #reservedHeads = new Set<string>();
   readonly #closer = new AbortController();
   #closing: Promise<void> | undefined;
 
@@ -240,8 +242,20 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     return queue;
   }
 
-  waitersFor(key: string): number {
-    return this.#queues.get(key)?.waiters.length ?? 0;
+  reserveHead(key: string): boolean {
+    if (this.#reservedHeads.has(key) || (this.#queues.get(key)?.waiters.length ?? 0) > 0)
+      return false;
+    this.#reservedHeads.add(key);
+    return true;
+  }
+
+  headReserved(key: string): boolean {
+    return this.#reservedHeads.has(key);
+  }
+
+  releaseHead(key: string, promotion: Promotion | null): void {
+    this.#reservedHeads.delete(key);
+    if (promotion !== null) this.#queues.get(key)?.promoteHead(promotion);
   }
 
   dropQueueIfEmpty(queue: KeyQueue): void {

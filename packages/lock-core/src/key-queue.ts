@@ -82,10 +82,20 @@ export class KeyQueue {
     return this.waiters[0];
   }
 
-  /** Joins the queue; resolves the promotion at once when the queue was empty. */
-  join(waiter: Waiter): void {
+  /** Joins at the back; becomes head at once when the queue was empty and the head is free. */
+  join(waiter: Waiter, headFree: boolean): void {
     this.waiters.push(waiter);
-    if (this.waiters.length === 1) waiter.promote('try');
+    if (this.waiters.length === 1 && headFree) waiter.promote('try');
+  }
+
+  /** Joins at the front: the waiter already held the head while it made its first attempt. */
+  takeHead(waiter: Waiter): void {
+    this.waiters.unshift(waiter);
+  }
+
+  /** A released claim on the head passes to the first waiter. */
+  promoteHead(promotion: Promotion): void {
+    this.waiters[0]?.promote(promotion);
   }
 
   /** Leaves the queue; if the waiter was the head, the next one takes over. */

@@ -247,3 +247,32 @@ describe('forceRelease', () => {
     await client.close();
   });
 });
+
+describe('local FIFO', () => {
+  it('keeps arrival order even when the backend answers first attempts out of order', async () => {
+    const inner = memoryBackend();
+    let delay = 12;
+    const jittery: LockBackend = {
+      ...inner,
+      // Later calls answer sooner: without a queue place fixed at call time, order would invert.
+      tryAcquire: async (r) => {
+        const wait = Math.max(0, delay--);
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        return inner.tryAcquire(r);
+      },
+    };
+    const client = createLockClient(jittery, { ttlMs: 10_000 });
+    const holder = await client.acquire('k', { owner: 'holder' });
+    const order: number[] = [];
+    const waiters = Array.from({ length: 8 }, (_, i) =>
+      client.using('k', async () => {
+        order.push(i);
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await holder.release();
+    await Promise.all(waiters);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    await client.close();
+  });
+});
