@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Result } from './harness.js';
 import { idgenBench } from './idgen.js';
 import { lockCoreBench } from './lock-core.js';
+import { mysqlBench } from './mysql.js';
 import { redisBench } from './redis.js';
 import { sqliteBench } from './sqlite.js';
 
@@ -16,6 +17,7 @@ const suites: Record<string, () => Promise<Result[]>> = {
   idgen: idgenBench,
   sqlite: sqliteBench,
   redis: redisBench,
+  mysql: mysqlBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => a !== '--');

@@ -1,0 +1,35 @@
+/** Recognising mysql2 / server errors the adapter treats as results rather than failures. */
+
+interface DriverError {
+  readonly errno?: number;
+  readonly code?: string;
+  readonly fatal?: boolean;
+}
+
+/**
+ * The lock could not be had in time: InnoDB's lock wait timeout (1205, also what MariaDB answers
+ * to NOWAIT) or MySQL 8's NOWAIT refusal (3572).
+ */
+export function isLockWaitRefusal(error: unknown): boolean {
+  const errno = (error as DriverError)?.errno;
+  return errno === 1205 || errno === 3572;
+}
+
+/** The statement was stopped by `KILL QUERY` (1317), or the connection by `KILL` (1927, 2013). */
+export function isInterrupted(error: unknown): boolean {
+  const e = error as DriverError;
+  return e?.errno === 1317 || e?.errno === 1927 || isConnectionGone(error);
+}
+
+/** The connection is unusable: closed, reset, killed or timed out. */
+export function isConnectionGone(error: unknown): boolean {
+  const e = error as DriverError;
+  return (
+    e?.fatal === true ||
+    e?.code === 'PROTOCOL_CONNECTION_LOST' ||
+    e?.code === 'PROTOCOL_SEQUENCE_TIMEOUT' ||
+    e?.code === 'ECONNRESET' ||
+    e?.code === 'EPIPE' ||
+    e?.errno === 1927
+  );
+}

@@ -1,0 +1,39 @@
+import type { LockBackend } from '@dlock/lock-core';
+import { heldBackend } from './held/held-backend.js';
+import { forUpdatePrimitive } from './held/primitive-for-update.js';
+import { getLockPrimitive } from './held/primitive-get-lock.js';
+import { type MysqlBackendOptions, resolveOptions } from './options.js';
+import type { OwnedMysqlPool } from './pool-types.js';
+import { rowBackend } from './row-backend.js';
+import { SqlRunner } from './sql-runner.js';
+
+/**
+ * A MySQL/MariaDB lock backend for `createLockClient`. The pool stays the caller's; create the
+ * table first with `ensureSchema()` or the README's DDL.
+ *
+ * ```ts
+ * const pool = createPool({ host: '127.0.0.1', user: 'app', database: 'app' });
+ * await ensureSchema(pool);
+ * const locks = createLockClient(mysqlBackend({ pool, mode: 'row' }), { ttlMs: 30_000 });
+ * ```
+ */
+export function mysqlBackend(options: MysqlBackendOptions): LockBackend {
+  return createBackend(options, undefined);
+}
+
+/** Builds the backend; `owned` is a pool the backend created and must end on close. */
+export function createBackend(
+  options: MysqlBackendOptions,
+  owned: OwnedMysqlPool | undefined,
+): LockBackend {
+  const o = resolveOptions(options);
+  const sql = new SqlRunner(o.pool, o.acquireTimeoutMs, o.queryTimeoutMs);
+  switch (o.mode) {
+    case 'row':
+      return rowBackend(sql, o.table, owned);
+    case 'get-lock':
+      return heldBackend(sql, o.table, getLockPrimitive(o.lockNamePrefix), owned);
+    case 'for-update':
+      return heldBackend(sql, o.table, forUpdatePrimitive(o.table), owned);
+  }
+}

@@ -1,0 +1,82 @@
+import type {
+  AcquireRequest,
+  AcquireResult,
+  LockBackend,
+  LockState,
+  OwnerRef,
+  ReleaseResult,
+} from '@dlock/lock-core';
+import { KeySerial } from './key-serial.js';
+import { keyBytes, ownerBytes } from './keys.js';
+import type { OwnedMysqlPool } from './pool-types.js';
+import { micros } from './server-time.js';
+import { acquireRowSql, acquireRowValues, decodeAcquireRow } from './sql-acquire-row.js';
+import { extendSql } from './sql-extend.js';
+import { forceReleaseRowSql } from './sql-force-release.js';
+import { decodeInspect, type InspectRow, inspectSql } from './sql-inspect.js';
+import { decodeRelease, releaseSql } from './sql-release.js';
+import { BACKEND_NAME, insertIdOf, type SqlRunner } from './sql-runner.js';
+
+/**
+ * `row` mode: the lock is a row with an owner and a server-clock expiry. Every operation is one
+ * statement on whatever pool connection is free, so holding a lock pins no connection and a dead
+ * holder's lock simply runs out.
+ */
+export function rowBackend(
+  sql: SqlRunner,
+  table: string,
+  owned: OwnedMysqlPool | undefined,
+): LockBackend {
+  const statements = {
+    acquire: acquireRowSql(table),
+    extend: extendSql(table),
+    release: releaseSql(table),
+    inspect: inspectSql(table),
+    forceRelease: forceReleaseRowSql(table),
+  };
+  const serial = new KeySerial();
+  let closed: Promise<void> | undefined;
+
+  return {
+    name: BACKEND_NAME,
+    capabilities: {
+      watch: false,
+      nativeWait: false,
+      orderedWaiters: false,
+      ttlGranularityMs: 1,
+      batchExtend: false,
+    },
+
+    tryAcquire({ key, owner, ttlMs }: AcquireRequest): Promise<AcquireResult> {
+      const values = acquireRowValues(keyBytes(key), ownerBytes(owner), micros(ttlMs));
+      return serial.run(key, async () =>
+        decodeAcquireRow(await sql.write('acquire', statements.acquire, values, key), ttlMs),
+      );
+    },
+
+    async extend({ key, owner, ttlMs }: AcquireRequest): Promise<boolean> {
+      const values = [micros(ttlMs), keyBytes(key), ownerBytes(owner)];
+      return insertIdOf(await sql.write('extend', statements.extend, values, key)) > 0n;
+    },
+
+    async release({ key, owner }: OwnerRef): Promise<ReleaseResult> {
+      const values = [keyBytes(key), ownerBytes(owner)];
+      return decodeRelease(await sql.write('release', statements.release, values, key));
+    },
+
+    async inspect(key: string): Promise<LockState | null> {
+      const rows = await sql.rows<InspectRow>('inspect', statements.inspect, [keyBytes(key)], key);
+      return decodeInspect(key, rows);
+    },
+
+    async forceRelease(key: string): Promise<boolean> {
+      const result = await sql.write('forceRelease', statements.forceRelease, [keyBytes(key)], key);
+      return insertIdOf(result) > 0n;
+    },
+
+    close(): Promise<void> {
+      closed ??= owned ? owned.end() : Promise.resolve();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,26 @@
+import { runConformance } from '@dlock/lock-core/testing';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { mysqlBackend } from '../src/index.js';
+import { asPool, requireMysql, tempTable, testPool } from './helpers/mysql.js';
+
+const mysql = await requireMysql();
+
+describe.skipIf(!mysql.available)('mysql get-lock', () => {
+  const pool = testPool();
+  let table = '';
+  let drop = async () => {};
+  beforeAll(async () => {
+    ({ name: table, drop } = await tempTable(pool, 'get_lock'));
+  });
+  afterAll(async () => {
+    await drop();
+    await pool.end();
+  });
+
+  runConformance({
+    name: 'mysql get-lock',
+    createBackend: () => mysqlBackend({ pool: asPool(pool), mode: 'get-lock', table }),
+    runner: { describe, it, beforeAll, afterAll },
+    traits: { shortTtlMs: 300 },
+  });
+});

@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import { probeTcp, requireService, type ServiceStatus } from '@dlock/test-utils';
+import { createPool, type Pool } from 'mysql2/promise';
+import { ensureSchema, type MysqlPool } from '../../src/index.js';
+
+/** The machine's shared MariaDB (root, no password, database `test`); override with DLOCK_MYSQL_URL. */
+export const MYSQL_URL = process.env.DLOCK_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+
+/** The CI gate: a failure in CI, a printed skip elsewhere. */
+export async function requireMysql(): Promise<ServiceStatus> {
+  const url = new URL(MYSQL_URL);
+  return requireService(`MariaDB/MySQL ${url.host}`, async () => {
+    await probeTcp(url.hostname, Number(url.port || 3306));
+    const pool = createPool({ uri: MYSQL_URL, connectionLimit: 1 });
+    try {
+      await pool.query('SELECT 1');
+    } finally {
+      await pool.end();
+    }
+  });
+}
+
+/**
+ * A pool for tests. `maxIdle` makes mysql2 trim idle connections every second: the conformance
+ * kit's shutdown test counts open sockets against a baseline, and in the connection-bound modes
+ * the held locks' connections come from, and go back to, this shared pool, which would otherwise
+ * keep the extra sockets it opened during the test.
+ */
+export function testPool(connectionLimit = 16): Pool {
+  return createPool({ uri: MYSQL_URL, connectionLimit, maxIdle: 2, connectTimeout: 5_000 });
+}
+
+/** mysql2's Pool as the adapter's structural pool type (this also checks that it fits). */
+export function asPool(pool: Pool): MysqlPool {
+  return pool;
+}
+
+/** A lock table of this test run's own, created now; `drop()` removes it. */
+export async function tempTable(
+  pool: Pool,
+  label: string,
+): Promise<{ name: string; drop(): Promise<void> }> {
+  const name = `dlock_test_${label}_${randomBytes(4).toString('hex')}`;
+  await ensureSchema(pool, { table: name });
+  return {
+    name,
+    async drop() {
+      await pool.query(`DROP TABLE IF EXISTS \`${name}\``);
+    },
+  };
+}
