@@ -39,3 +39,12 @@ export function firstRowValue(rows: unknown, column: string): unknown {
   const row = Array.isArray(rows) ? (rows[0] as Record<string, unknown> | undefined) : undefined;
   return row?.[column];
 }
+
+/**
+ * InnoDB deadlocks and lock-wait timeouts roll the statement or transaction back whole, so
+ * running it again is safe.
+ */
+export function isRetryable(error: unknown): boolean {
+  const errno = (error as { errno?: unknown } | null)?.errno;
+  return errno === 1213 || errno === 1205; // ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT
+}

@@ -4,6 +4,7 @@ import {
   checkPool,
   exactBigInt,
   firstRowValue,
+  isRetryable,
   type MysqlConnectionLike,
   type MysqlPoolLike,
 } from './mysql-pool.js';
@@ -35,6 +36,8 @@ export interface MysqlSegment extends SegmentGenerator {
  * next segment prefetched at 10% use. A missing `bizTag` row is created (max_id 0) on first use.
  * Durable as the database: an id is only handed out after its segment's commit.
  */
+const MAX_ATTEMPTS = 20;
+
 export function mysqlSegment(options: MysqlSegmentOptions): MysqlSegment {
   checkPool(options?.pool);
   const { pool } = options;
@@ -42,29 +45,38 @@ export function mysqlSegment(options: MysqlSegmentOptions): MysqlSegment {
   const table = quoteTable(options.table ?? 'leaf_alloc');
   const name = `mysqlSegment(${bizTag})`;
 
+  /**
+   * One transaction per segment. A missing bizTag row is created outside it (autocommit INSERT
+   * IGNORE), then the transaction runs again: inserting inside it, after an UPDATE that matched
+   * nothing and so took a gap lock, deadlocks against other processes doing the same.
+   */
   async function reserve(conn: MysqlConnectionLike, step: number): Promise<bigint> {
-    await conn.beginTransaction();
-    try {
-      const update = `UPDATE ${table} SET max_id = max_id + ?, step = ? WHERE biz_tag = ?`;
-      const [result] = await conn.query(update, [step, step, bizTag]);
-      if ((result as { affectedRows?: number } | null)?.affectedRows === 0) {
-        // First use of this bizTag. INSERT IGNORE: another process may be creating it too.
-        await conn.query(`INSERT IGNORE INTO ${table} (biz_tag, max_id, step) VALUES (?, 0, ?)`, [
-          bizTag,
-          step,
-        ]);
-        await conn.query(update, [step, step, bizTag]);
+    const update = `UPDATE ${table} SET max_id = max_id + ?, step = ? WHERE biz_tag = ?`;
+    for (let attempt = 1; ; attempt++) {
+      let missing = false;
+      await conn.beginTransaction();
+      try {
+        const [result] = await conn.query(update, [step, step, bizTag]);
+        missing = (result as { affectedRows?: number } | null)?.affectedRows === 0;
+        if (!missing) {
+          const [rows] = await conn.query(
+            `SELECT CAST(max_id AS CHAR) AS max_id FROM ${table} WHERE biz_tag = ?`,
+            [bizTag],
+          );
+          const max = exactBigInt(firstRowValue(rows, 'max_id'), 'max_id');
+          await conn.commit();
+          return max;
+        }
+        await conn.rollback();
+      } catch (error) {
+        await conn.rollback().catch(() => {});
+        if (attempt >= MAX_ATTEMPTS || !isRetryable(error)) throw error;
+        continue;
       }
-      const [rows] = await conn.query(
-        `SELECT CAST(max_id AS CHAR) AS max_id FROM ${table} WHERE biz_tag = ?`,
-        [bizTag],
-      );
-      const max = exactBigInt(firstRowValue(rows, 'max_id'), 'max_id');
-      await conn.commit();
-      return max;
-    } catch (error) {
-      await conn.rollback().catch(() => {});
-      throw error;
+      await conn.query(`INSERT IGNORE INTO ${table} (biz_tag, max_id, step) VALUES (?, 0, ?)`, [
+        bizTag,
+        step,
+      ]);
     }
   }
 

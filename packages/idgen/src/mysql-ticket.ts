@@ -4,17 +4,13 @@ import {
   checkPool,
   exactBigInt,
   firstRowValue,
+  isRetryable,
   type MysqlConnectionLike,
   type MysqlPoolLike,
 } from './mysql-pool.js';
 import { checkInteger, checkNonEmptyString } from './validate.js';
 
 const MAX_ATTEMPTS = 20;
-
-function isRetryable(error: unknown): boolean {
-  const errno = (error as { errno?: unknown } | null)?.errno;
-  return errno === 1213 || errno === 1205; // ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT
-}
 
 export interface MysqlTicketOptions {
   /** A mysql2/promise pool; left open by `close()`. */
