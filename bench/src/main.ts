@@ -5,6 +5,7 @@
  *   pnpm bench -- lock-core    # one suite
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { etcdBench } from './etcd.js';
 import type { Result } from './harness.js';
 import { idgenBench } from './idgen.js';
 import { lockCoreBench } from './lock-core.js';
@@ -18,6 +19,7 @@ const suites: Record<string, () => Promise<Result[]>> = {
   sqlite: sqliteBench,
   redis: redisBench,
   mysql: mysqlBench,
+  etcd: etcdBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => a !== '--');

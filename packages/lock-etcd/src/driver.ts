@@ -1,0 +1,109 @@
+/**
+ * The small internal interface between the lock algorithm and the etcd driver. Everything the
+ * backend needs from etcd is here, as a handful of single-round-trip operations, so that the
+ * etcd3 package can be swapped for another driver without touching the algorithm.
+ */
+
+/** One key as etcd stored it, with the revisions that order the wait queue. */
+export interface StoredKey {
+  /** The key (relative to the client's namespace). */
+  readonly key: string;
+  readonly value: string;
+  /** Revision of the put that created the key: the fencing token and the queue position. */
+  readonly createRevision: bigint;
+  readonly modRevision: bigint;
+  /** Decimal id of the lease the key is attached to, `'0'` when none. */
+  readonly lease: string;
+}
+
+/** A lease with keepalive running: the session every lock of one backend lives on. */
+export interface SessionLease {
+  /** Decimal lease id as etcd reports it. */
+  readonly id: string;
+  /** The granted TTL in milliseconds (etcd may raise a small TTL to its minimum). */
+  readonly ttlMs: number;
+  /**
+   * Monotonic time before which etcd cannot have expired the lease: the send time of the last
+   * acknowledged keepalive plus the TTL it was granted.
+   */
+  readonly guaranteedUntil: number;
+  /** Called once when etcd or the driver declares the lease gone (revoked, expired, unreachable). */
+  onLost(listener: (cause: unknown) => void): void;
+  /** One immediate keepalive; afterwards `guaranteedUntil` is at least its send time plus the TTL. */
+  refresh(): Promise<void>;
+  /** Revokes the lease (its keys vanish) and stops the keepalive. */
+  revoke(): Promise<void>;
+  /** Stops the keepalive without revoking (the lease then expires on its own). */
+  close(): void;
+}
+
+/** The result of the Mutex's first transaction. */
+export interface Enqueued {
+  /** Our own key as stored after the transaction. */
+  readonly own: StoredKey;
+  /** Whether this transaction created `own` (it did not exist before). */
+  readonly created: boolean;
+  /** The oldest lock key of the queue: the holder. */
+  readonly first: StoredKey | undefined;
+  /** Store revision the transaction ran at. */
+  readonly revision: bigint;
+}
+
+/** Where a queued key stands, read at one store revision. */
+export interface Standing {
+  /** The newest lock key of the queue created before ours: the one to wait for. */
+  readonly predecessor: StoredKey | undefined;
+  /** Our own key, if it still exists (gone means our session expired). */
+  readonly own: StoredKey | undefined;
+  /**
+   * How many keys under the queue prefix were created before ours (an upper bound on older
+   * contenders: keys of nested lock names count too).
+   */
+  readonly olderKeys: number;
+  readonly revision: bigint;
+}
+
+export interface DeleteWatch {
+  /** Stops watching. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface WatchHandlers {
+  /** A watched key was deleted. */
+  onDelete(): void;
+  /** Events may have been missed (reconnect, compaction): re-read instead of trusting the stream. */
+  onResync(): void;
+}
+
+export interface EtcdDriver {
+  /** Grants a lease of `ttlSeconds` and keeps it alive. */
+  openLease(ttlSeconds: number): Promise<SessionLease>;
+  /**
+   * Mutex step one, in one transaction: put `key` (value, lease) unless it exists, then read it
+   * and the oldest lock key of `queue`.
+   */
+  enqueue(queue: string, key: string, value: string, lease: string): Promise<Enqueued>;
+  /** The newest lock key of `queue` created before `createRevision`, and `key`, in one read. */
+  standing(queue: string, key: string, createRevision: bigint): Promise<Standing>;
+  /** The oldest lock key of `queue` (the holder), if any. */
+  oldest(queue: string): Promise<StoredKey | undefined>;
+  /** Reads several keys in one round trip, in order. */
+  getMany(keys: readonly string[]): Promise<(StoredKey | undefined)[]>;
+  /** Replaces the value if the key's mod revision is unchanged; keeps its lease. New mod revision, or undefined. */
+  putIfModRevision(key: string, modRevision: bigint, value: string): Promise<bigint | undefined>;
+  /** Deletes the key if its mod revision is unchanged. */
+  deleteIfModRevision(key: string, modRevision: bigint): Promise<boolean>;
+  /** Deletes the key if it is still the incarnation created at `createRevision`. */
+  deleteIfCreateRevision(key: string, createRevision: bigint): Promise<boolean>;
+  /** The lease's remaining TTL in milliseconds, or undefined when it no longer exists. */
+  leaseRemainingMs(lease: string): Promise<number | undefined>;
+  /**
+   * Watches deletions of one key or of every key under a prefix, from `fromRevision` (so nothing
+   * between a read and the watch is missed). Resolves once etcd confirmed the watch.
+   */
+  watchDeletes(
+    target: { readonly key: string } | { readonly prefix: string },
+    fromRevision: bigint | undefined,
+    handlers: WatchHandlers,
+  ): Promise<DeleteWatch>;
+}

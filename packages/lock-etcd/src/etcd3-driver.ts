@@ -1,0 +1,365 @@
+/**
+ * `EtcdDriver` on the etcd3 package: raw KV transactions for the queue, etcd3's `Lease` for the
+ * session keepalive and its `WatchBuilder` for deletions (etcd3 resubscribes watchers after a
+ * reconnect and replays from the last revision it saw).
+ */
+import { LockBackendError } from '@dlock/lock-core';
+import type { IKeyValue, IRangeRequest, IRequestOp, Lease } from 'etcd3';
+import type { EtcdClientLike } from './client-types.js';
+import type {
+  DeleteWatch,
+  Enqueued,
+  EtcdDriver,
+  SessionLease,
+  Standing,
+  StoredKey,
+  WatchHandlers,
+} from './driver.js';
+import { isContender, prefixRangeEnd } from './keys.js';
+
+const NAME = 'etcd';
+/** Reads per transaction: well under etcd's default --max-txn-ops of 128. */
+const TXN_OPS = 100;
+
+export function createEtcd3Driver(client: EtcdClientLike, requestTimeoutMs: number): EtcdDriver {
+  const ns = client.prefix ?? Buffer.alloc(0);
+  const raw = (key: string): Buffer => Buffer.concat([ns, Buffer.from(key, 'utf8')]);
+  const options = () => ({ deadline: Date.now() + requestTimeoutMs });
+
+  const stored = (kv: IKeyValue): StoredKey => ({
+    key: kv.key.subarray(ns.length).toString('utf8'),
+    value: kv.value.toString('utf8'),
+    createRevision: BigInt(kv.create_revision),
+    modRevision: BigInt(kv.mod_revision),
+    lease: String(kv.lease ?? '0'),
+  });
+
+  async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw new LockBackendError(NAME, operation, error);
+    }
+  }
+
+  const queueRange = (queue: string): Pick<IRangeRequest, 'key' | 'range_end'> => {
+    const start = raw(queue);
+    return { key: start, range_end: prefixRangeEnd(start) };
+  };
+
+  /** All contenders of a queue, oldest first (the slow path when a nested lock name got in the way). */
+  async function contenders(queue: string, maxCreateRevision?: bigint): Promise<StoredKey[]> {
+    const response = await client.kv.range(
+      {
+        ...queueRange(queue),
+        sort_order: 'Ascend',
+        sort_target: 'Create',
+        ...(maxCreateRevision === undefined
+          ? {}
+          : { max_create_revision: String(maxCreateRevision) }),
+      },
+      options(),
+    );
+    return response.kvs.map(stored).filter((kv) => isContender(queue, kv.key));
+  }
+
+  /** One candidate from a limit-1 read; falls back to a full read if it was a nested lock's key. */
+  async function pick(
+    queue: string,
+    candidate: IKeyValue | undefined,
+    newest: boolean,
+    maxCreateRevision?: bigint,
+  ): Promise<StoredKey | undefined> {
+    if (!candidate) return undefined;
+    const kv = stored(candidate);
+    if (isContender(queue, kv.key)) return kv;
+    const all = await contenders(queue, maxCreateRevision);
+    return newest ? all.at(-1) : all[0];
+  }
+
+  const oldestOp = (queue: string): IRequestOp => ({
+    request_range: { ...queueRange(queue), sort_order: 'Ascend', sort_target: 'Create', limit: 1 },
+  });
+
+  return {
+    openLease(ttlSeconds) {
+      return call('lease grant', () => openLease(client, ttlSeconds, requestTimeoutMs));
+    },
+
+    enqueue(queue, key, value, lease) {
+      return call('acquire', async (): Promise<Enqueued> => {
+        const own = raw(key);
+        const response = await client.kv.txn(
+          {
+            compare: [{ key: own, target: 'Create', result: 'Equal', create_revision: 0 }],
+            success: [
+              { request_put: { key: own, value: Buffer.from(value, 'utf8'), lease } },
+              { request_range: { key: own } },
+              oldestOp(queue),
+            ],
+            failure: [{ request_range: { key: own } }, oldestOp(queue)],
+          },
+          options(),
+        );
+        const ranges = response.responses
+          .filter((r) => r.response_range)
+          .map((r) => r.response_range.kvs);
+        const ownKv = ranges[0]?.[0];
+        if (!ownKv) throw new Error(`etcd returned no key after putting ${key}`);
+        return {
+          own: stored(ownKv),
+          created: response.succeeded,
+          first: await pick(queue, ranges[1]?.[0], false),
+          revision: BigInt(response.header.revision),
+        };
+      });
+    },
+
+    standing(queue, key, createRevision) {
+      return call('wait', async (): Promise<Standing> => {
+        const before = createRevision - 1n;
+        const response = await client.kv.txn(
+          {
+            success: [
+              {
+                request_range: {
+                  ...queueRange(queue),
+                  sort_order: 'Descend',
+                  sort_target: 'Create',
+                  max_create_revision: String(before),
+                  limit: 1,
+                },
+              },
+              { request_range: { key: raw(key) } },
+              {
+                request_range: {
+                  ...queueRange(queue),
+                  max_create_revision: String(before),
+                  count_only: true,
+                },
+              },
+            ],
+          },
+          options(),
+        );
+        const [previous, own] = response.responses.map((r) => r.response_range.kvs[0]);
+        return {
+          predecessor: await pick(queue, previous, true, before),
+          own: own ? stored(own) : undefined,
+          olderKeys: Number(response.responses[2]?.response_range.count ?? Number.NaN),
+          revision: BigInt(response.header.revision),
+        };
+      });
+    },
+
+    oldest(queue) {
+      return call('inspect', async () => {
+        const response = await client.kv.range(oldestOp(queue).request_range!, options());
+        return pick(queue, response.kvs[0], false);
+      });
+    },
+
+    getMany(keys) {
+      return call('read', async () => {
+        // etcd caps the operations of one transaction (--max-txn-ops, 128 by default).
+        const chunks: string[][] = [];
+        for (let i = 0; i < keys.length; i += TXN_OPS) chunks.push(keys.slice(i, i + TXN_OPS));
+        const responses = await Promise.all(
+          chunks.map((chunk) =>
+            client.kv.txn(
+              { success: chunk.map((key) => ({ request_range: { key: raw(key) } })) },
+              options(),
+            ),
+          ),
+        );
+        return responses.flatMap((response) =>
+          response.responses.map((r) => {
+            const kv = r.response_range.kvs[0];
+            return kv ? stored(kv) : undefined;
+          }),
+        );
+      });
+    },
+
+    putIfModRevision(key, modRevision, value) {
+      return call('update', async () => {
+        const response = await client.kv.txn(
+          {
+            compare: [
+              { key: raw(key), target: 'Mod', result: 'Equal', mod_revision: String(modRevision) },
+            ],
+            success: [
+              {
+                request_put: {
+                  key: raw(key),
+                  value: Buffer.from(value, 'utf8'),
+                  ignore_lease: true,
+                },
+              },
+            ],
+          },
+          options(),
+        );
+        return response.succeeded ? BigInt(response.header.revision) : undefined;
+      });
+    },
+
+    deleteIfModRevision(key, modRevision) {
+      return call('release', async () => {
+        const response = await client.kv.txn(
+          {
+            compare: [
+              { key: raw(key), target: 'Mod', result: 'Equal', mod_revision: String(modRevision) },
+            ],
+            success: [{ request_delete_range: { key: raw(key) } }],
+          },
+          options(),
+        );
+        return response.succeeded;
+      });
+    },
+
+    deleteIfCreateRevision(key, createRevision) {
+      return call('release', async () => {
+        const response = await client.kv.txn(
+          {
+            compare: [
+              {
+                key: raw(key),
+                target: 'Create',
+                result: 'Equal',
+                create_revision: String(createRevision),
+              },
+            ],
+            success: [{ request_delete_range: { key: raw(key) } }],
+          },
+          options(),
+        );
+        return response.succeeded;
+      });
+    },
+
+    leaseRemainingMs(lease) {
+      return call('inspect', async () => {
+        if (lease === '0') return undefined;
+        const response = await client.leaseClient.leaseTimeToLive({ ID: lease }, options());
+        const ttl = Number(response.TTL);
+        return ttl > 0 ? ttl * 1000 : undefined;
+      });
+    },
+
+    watchDeletes(target, fromRevision, handlers) {
+      return call('watch', () => watchDeletes(client, target, fromRevision, handlers));
+    },
+  };
+}
+
+async function openLease(
+  client: EtcdClientLike,
+  ttlSeconds: number,
+  requestTimeoutMs: number,
+): Promise<SessionLease> {
+  const sentAt = performance.now();
+  const lease: Lease = client.lease(ttlSeconds, { autoKeepAlive: true });
+  const listeners: ((cause: unknown) => void)[] = [];
+  let lostCause: { cause: unknown } | undefined;
+  let ttlMs = ttlSeconds * 1000;
+  let guaranteedUntil = sentAt + ttlMs;
+  // Send times of keepalives not yet answered; answers arrive in order on the stream.
+  let fired: number[] = [];
+  const acknowledged = (sent: number, ttl: string | number): void => {
+    const seconds = Number(ttl);
+    if (seconds > 0) {
+      ttlMs = seconds * 1000;
+      guaranteedUntil = Math.max(guaranteedUntil, sent + ttlMs);
+    }
+  };
+  lease.on('keepaliveEstablished', () => {
+    fired = [];
+  });
+  lease.on('keepaliveFired', () => {
+    fired.push(performance.now());
+  });
+  lease.on('keepaliveSucceeded', (res: { TTL: string }) => {
+    const sent = fired.shift();
+    if (sent !== undefined) acknowledged(sent, res.TTL);
+  });
+  lease.on('lost', (cause: unknown) => {
+    if (lostCause) return;
+    lostCause = { cause };
+    for (const listener of listeners.splice(0)) listener(cause);
+  });
+  let id: string;
+  try {
+    id = await withTimeout(lease.grant(), requestTimeoutMs, 'lease grant');
+  } catch (error) {
+    lease.release();
+    throw error;
+  }
+  return {
+    id,
+    get ttlMs() {
+      return ttlMs;
+    },
+    get guaranteedUntil() {
+      return guaranteedUntil;
+    },
+    onLost(listener) {
+      if (lostCause) queueMicrotask(() => listener(lostCause!.cause));
+      else listeners.push(listener);
+    },
+    async refresh() {
+      const sent = performance.now();
+      const res = await lease.keepaliveOnce({ deadline: Date.now() + requestTimeoutMs });
+      acknowledged(sent, res.TTL);
+    },
+    async revoke() {
+      await lease.revoke({ deadline: Date.now() + requestTimeoutMs });
+    },
+    close() {
+      // etcd3's release(): stop the keepalive and let the lease expire on its own.
+      lease.release();
+    },
+  };
+}
+
+async function watchDeletes(
+  client: EtcdClientLike,
+  target: { readonly key: string } | { readonly prefix: string },
+  fromRevision: bigint | undefined,
+  handlers: WatchHandlers,
+): Promise<DeleteWatch> {
+  let builder = client.watch();
+  builder = 'key' in target ? builder.key(target.key) : builder.prefix(target.prefix);
+  builder = builder.only('delete');
+  if (fromRevision !== undefined) builder = builder.startRevision(String(fromRevision));
+  const watcher = await builder.create();
+  let disconnected = false;
+  watcher.on('delete', () => handlers.onDelete());
+  watcher.on('disconnected', () => {
+    disconnected = true;
+  });
+  watcher.on('connected', () => {
+    if (!disconnected) return;
+    disconnected = false;
+    handlers.onResync();
+  });
+  // A non-recoverable watch error (a compacted start revision, a permission change): the stream is
+  // gone, so the caller must re-read rather than wait for an event that will not come.
+  watcher.on('error', () => handlers.onResync());
+  let closing: Promise<void> | undefined;
+  return {
+    close() {
+      closing ??= watcher.cancel().catch(() => {});
+      return closing;
+    },
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

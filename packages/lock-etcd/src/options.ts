@@ -1,0 +1,77 @@
+import { LockArgumentError } from '@dlock/lock-core';
+import type { EtcdClientLike } from './client-types.js';
+
+export interface EtcdBackendOptions {
+  /**
+   * The etcd3 `Etcd3` client (or a namespace of one) to use. The backend never closes it.
+   */
+  client: EtcdClientLike;
+  /**
+   * Prepended to every lock key: the lock `k` queues under `${prefix}k/`. With `''` the layout
+   * is exactly that of `etcdctl lock k`, and the two exclude each other.
+   * @default 'dlock/'
+   */
+  prefix?: string;
+  /**
+   * TTL of the backend's session lease, in milliseconds, rounded up to whole seconds: how long
+   * the locks of a crashed or partitioned process outlive it. A lock's own `ttlMs` may not
+   * exceed it (a lock cannot outlive the lease it lives on). etcd raises lease TTLs below its
+   * minimum (1.5 x the election timeout, 2 s with default settings) to that minimum.
+   * @default 60000
+   */
+  sessionTtlMs?: number;
+  /**
+   * Deadline of each request to etcd, in milliseconds: a request to an unreachable cluster
+   * fails with `LockBackendError` after this rather than hanging.
+   * @default 5000
+   */
+  requestTimeoutMs?: number;
+}
+
+export interface EtcdSettings {
+  readonly client: EtcdClientLike;
+  readonly prefix: string;
+  readonly sessionTtlMs: number;
+  readonly requestTimeoutMs: number;
+}
+
+const KNOWN = new Set(['client', 'prefix', 'sessionTtlMs', 'requestTimeoutMs']);
+const MAX_MS = 2 ** 31 - 1;
+
+export function resolveOptions(options: EtcdBackendOptions): EtcdSettings {
+  if (typeof options !== 'object' || options === null) {
+    throw new LockArgumentError('etcdBackend needs an options object: etcdBackend({ client })');
+  }
+  for (const name of Object.keys(options)) {
+    if (!KNOWN.has(name)) throw new LockArgumentError(`etcdBackend: unknown option "${name}"`);
+  }
+  const { client, prefix = 'dlock/', sessionTtlMs = 60_000, requestTimeoutMs = 5_000 } = options;
+  const c = client as Partial<EtcdClientLike> | undefined;
+  if (
+    typeof c !== 'object' ||
+    c === null ||
+    typeof c.lease !== 'function' ||
+    typeof c.watch !== 'function' ||
+    typeof c.kv?.txn !== 'function'
+  ) {
+    throw new LockArgumentError('etcdBackend: `client` must be an etcd3 Etcd3 client');
+  }
+  if (typeof prefix !== 'string')
+    throw new LockArgumentError('etcdBackend: prefix must be a string');
+  if (!Number.isInteger(sessionTtlMs) || sessionTtlMs < 1_000 || sessionTtlMs > MAX_MS) {
+    throw new LockArgumentError(
+      `etcdBackend: sessionTtlMs must be an integer from 1000 to ${MAX_MS}, got ${String(sessionTtlMs)}`,
+    );
+  }
+  if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 1 || requestTimeoutMs > MAX_MS) {
+    throw new LockArgumentError(
+      `etcdBackend: requestTimeoutMs must be a positive integer, got ${String(requestTimeoutMs)}`,
+    );
+  }
+  return {
+    client: client as EtcdClientLike,
+    prefix,
+    sessionTtlMs: Math.ceil(sessionTtlMs / 1000) * 1000,
+    requestTimeoutMs,
+  };
+}

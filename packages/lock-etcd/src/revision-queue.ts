@@ -1,0 +1,144 @@
+/**
+ * The waiting half of etcd's Mutex: with our key queued at `revision`, wait until no contender
+ * created before it remains, watching only the newest older key (so a release wakes one waiter),
+ * and re-reading after every event, at least every few seconds, and after etcd failures.
+ */
+import type { DeleteWatch, EtcdDriver, StoredKey } from './driver.js';
+import type { Session } from './session.js';
+
+/** Re-read our place at least this often even without a watch event: a lost event only delays. */
+const RECHECK_MS = 5_000;
+/** Re-read this soon after etcd failed to answer. */
+const RETRY_MS = 250;
+/** How much confirmed session lease must remain to take a deletion event as the grant. */
+const CONFIRMED_MS = 1_000;
+
+export type Turn = 'first' | 'session-lost' | 'timeout';
+type Woke = 'deleted' | 'changed' | 'timeout' | 'session-lost';
+
+export interface QueueContext {
+  readonly driver: EtcdDriver;
+  /** Open watches, so that closing the backend can cancel them. */
+  readonly watches: Set<DeleteWatch>;
+  /** How long etcd may keep failing before the wait reports the error instead of retrying. */
+  readonly giveUpAfterMs: number;
+}
+
+export interface Waiting {
+  readonly queue: string;
+  /** Our contender key and its create revision. */
+  readonly own: string;
+  readonly revision: bigint;
+  readonly session: Session;
+  /** Monotonic deadline (`Infinity`: none). */
+  readonly deadline: number;
+  /** Any of them aborting ends the wait with its reason. */
+  readonly signals: readonly AbortSignal[];
+}
+
+/** Resolves `first` (with our key as stored) once we hold the lock, or why the wait ended. */
+export async function waitForTurn(
+  ctx: QueueContext,
+  w: Waiting,
+): Promise<{ turn: Turn; own?: StoredKey }> {
+  let failingSince: number | undefined;
+  for (;;) {
+    if (w.session.lost) return { turn: 'session-lost' };
+    let woke: Woke;
+    try {
+      const standing = await ctx.driver.standing(w.queue, w.own, w.revision);
+      // Our key is gone: our session expired, so this waiter must not believe it holds anything.
+      if (!standing.own || standing.own.createRevision !== w.revision) {
+        return { turn: 'session-lost' };
+      }
+      failingSince = undefined;
+      if (!standing.predecessor) return { turn: 'first', own: standing.own };
+      woke = await pause(ctx, w, {
+        key: standing.predecessor.key,
+        fromRevision: standing.revision + 1n,
+      });
+      // Keys older than ours can only go away (new keys get newer revisions), so when the one
+      // older key we saw is deleted we are first, and the Mutex's confirming read of our own
+      // key can be skipped (a round trip less per hand-off) while the session lease is
+      // confirmed alive: etcd cannot have expired it, so our key is still there. Otherwise,
+      // or with more keys ahead, re-read.
+      if (
+        woke === 'deleted' &&
+        standing.olderKeys === 1 &&
+        !w.session.lost &&
+        w.session.lease.guaranteedUntil - performance.now() > CONFIRMED_MS
+      ) {
+        return { turn: 'first', own: standing.own };
+      }
+    } catch (error) {
+      if (w.signals.some((s) => s.aborted)) throw error;
+      // etcd unreachable for a moment (a leader election, a member going away): our key keeps
+      // our place while the session lives, so re-read shortly instead of giving up the wait.
+      // If the outage outlasts the session, the session is lost and the caller queues again.
+      failingSince ??= performance.now();
+      if (performance.now() - failingSince > ctx.giveUpAfterMs) throw error;
+      woke = await pause(ctx, w, undefined, RETRY_MS);
+    }
+    if (woke === 'timeout' || woke === 'session-lost') return { turn: woke };
+  }
+}
+
+/**
+ * Watches one key for deletion (or just sleeps, without `target`); also ends at the deadline, on
+ * abort, on session loss and after `maxWaitMs`.
+ */
+async function pause(
+  ctx: QueueContext,
+  w: Waiting,
+  target: { readonly key: string; readonly fromRevision: bigint } | undefined,
+  maxWaitMs = RECHECK_MS,
+): Promise<Woke> {
+  let wake!: (outcome: Woke) => void;
+  let fail!: (reason: unknown) => void;
+  const outcome = new Promise<Woke>((resolve, reject) => {
+    wake = resolve;
+    fail = reject;
+  });
+  const onAbort = (event: Event): void => fail((event.target as AbortSignal).reason);
+  for (const signal of w.signals) signal.addEventListener('abort', onAbort, { once: true });
+  const stopLost = w.session.whenLost(() => wake('session-lost'));
+  const remaining = w.deadline - performance.now();
+  const timer = setTimeout(
+    () => wake(remaining <= maxWaitMs ? 'timeout' : 'changed'),
+    Math.max(0, Math.min(remaining, maxWaitMs)),
+  );
+  timer.unref();
+  let watch: DeleteWatch | undefined;
+  let watching: Promise<DeleteWatch> | undefined;
+  try {
+    throwIfAborted(w.signals);
+    if (target) {
+      // From the revision of our last read: a deletion in between is delivered, not missed.
+      watching = ctx.driver.watchDeletes({ key: target.key }, target.fromRevision, {
+        onDelete: () => wake('deleted'),
+        onResync: () => wake('changed'),
+      });
+      watch = await Promise.race([watching, outcome.then(() => undefined)]);
+      if (watch) ctx.watches.add(watch);
+    }
+    return await outcome;
+  } finally {
+    clearTimeout(timer);
+    stopLost();
+    for (const signal of w.signals) signal.removeEventListener('abort', onAbort);
+    if (watch) {
+      ctx.watches.delete(watch);
+      void watch.close();
+    } else {
+      // The wait ended before the watch was confirmed: close it once it is.
+      watching?.then(
+        (late) => late.close(),
+        () => {},
+      );
+    }
+  }
+}
+
+export function throwIfAborted(signals: readonly AbortSignal[]): void {
+  for (const signal of signals) if (signal.aborted) throw signal.reason;
+}

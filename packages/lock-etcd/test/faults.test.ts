@@ -1,0 +1,100 @@
+/**
+ * Faults on the single node: a holder process SIGKILLed, and a holder cut off from etcd by a TCP
+ * proxy (reset and silent partition). Correctness bounds only: the lock passes on within the
+ * session lease TTL, and a cut-off holder learns of the loss (signal) before anyone else gets it.
+ */
+import { fileURLToPath } from 'node:url';
+import { createLockClient, type LockClient } from '@dlock/lock-core';
+import { type CutMode, spawnNodeWorker, startTcpProxy, waitUntil } from '@dlock/test-utils';
+import { Etcd3 } from 'etcd3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { etcdBackend } from '../src/index.js';
+import { ETCD_HOST, ETCD_PORT, ETCD_URL, etcd, runPrefix } from './helpers/etcd.js';
+
+const HOLDER = fileURLToPath(new URL('./workers/holder.ts', import.meta.url));
+/** etcd checks for expired leases every 500 ms; its clock and ours tick separately. */
+const LEASE_EXPIRY_SLACK_MS = 1_500;
+
+describe.skipIf(!etcd.available)('faults', () => {
+  const client = new Etcd3({ hosts: ETCD_URL });
+  const prefix = runPrefix('faults');
+  const clients: LockClient[] = [];
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    client.close();
+  });
+  const locks = (options: { sessionTtlMs?: number } = {}): LockClient => {
+    const c = createLockClient(
+      etcdBackend({ client, prefix, sessionTtlMs: options.sessionTtlMs ?? 10_000 }),
+      { ttlMs: 3_000 },
+    );
+    clients.push(c);
+    return c;
+  };
+  const queueLength = async (key: string) =>
+    (await client.getAll().prefix(`${prefix}${key}/`).keys()).length;
+
+  it('a SIGKILLed holder process passes the lock on within its session lease TTL', async () => {
+    const key = 'sigkill';
+    const sessionTtlMs = 3_000;
+    const holder = await spawnNodeWorker(HOLDER, {
+      args: [ETCD_URL, prefix, key, String(sessionTtlMs), '3000'],
+      readyWhen: /HOLDING \d+/,
+      readyTimeoutMs: 30_000,
+    });
+    const token = BigInt(/HOLDING (\d+)/.exec(holder.output())![1]!);
+    const waiter = locks();
+    const waiting = waiter.acquire(key, { waitTimeoutMs: 60_000 });
+    await waitUntil(async () => (await queueLength(key)) === 2, { message: 'waiter queued' });
+    const killedAt = performance.now();
+    await holder.kill();
+    const lock = await waiting;
+    const elapsed = performance.now() - killedAt;
+    expect(lock.fencingToken).toBeGreaterThan(token);
+    // Correctness bound: the lease ends at most its TTL after the last keepalive.
+    expect(elapsed).toBeLessThan(sessionTtlMs + LEASE_EXPIRY_SLACK_MS);
+    await lock.release();
+  });
+
+  for (const mode of ['reset', 'blackhole'] as CutMode[]) {
+    it(`a holder cut off from etcd (${mode}) learns it within the TTL, before anyone else gets the lock`, async () => {
+      const key = `cut-${mode}`;
+      const ttlMs = 3_000;
+      const sessionTtlMs = 3_000;
+      const proxy = await startTcpProxy({ target: { host: ETCD_HOST, port: ETCD_PORT } });
+      const cutClient = new Etcd3({ hosts: `http://127.0.0.1:${proxy.port}` });
+      const cutLocks = createLockClient(
+        etcdBackend({ client: cutClient, prefix, sessionTtlMs, requestTimeoutMs: 1_000 }),
+        { ttlMs },
+      );
+      try {
+        const lock = await cutLocks.acquire(key, { autoExtend: true });
+        let lostAt = Number.POSITIVE_INFINITY;
+        lock.signal.addEventListener('abort', () => {
+          lostAt = performance.now();
+        });
+        const other = locks();
+        const waiting = other.acquire(key, { waitTimeoutMs: 60_000 }).then((l) => {
+          return { lock: l, at: performance.now() };
+        });
+        await waitUntil(async () => (await queueLength(key)) === 2, { message: 'other queued' });
+        const cutAt = performance.now();
+        proxy.cut(mode);
+        await waitUntil(() => lock.signal.aborted, {
+          timeoutMs: ttlMs + 2_000,
+          message: 'lock.signal aborted after the cut',
+        });
+        expect(lostAt - cutAt).toBeLessThanOrEqual(ttlMs + 500);
+        const next = await waiting;
+        // Safety: the cut-off holder stopped believing before the lock changed hands.
+        expect(next.at).toBeGreaterThan(lostAt);
+        expect(next.lock.fencingToken).toBeGreaterThan(lock.fencingToken);
+        await next.lock.release();
+      } finally {
+        await cutLocks.close().catch(() => {});
+        cutClient.close();
+        await proxy.close();
+      }
+    });
+  }
+});

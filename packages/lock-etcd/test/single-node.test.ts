@@ -1,0 +1,233 @@
+/**
+ * Behaviour beyond the conformance kit on the shared single node: sessions, the key layout,
+ * FIFO order across processes, batching, and connect().
+ */
+import {
+  createLockClient,
+  LockArgumentError,
+  type LockClient,
+  LockLostError,
+} from '@dlock/lock-core';
+import { waitUntil } from '@dlock/test-utils';
+import { Etcd3 } from 'etcd3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { connectBackend, etcdBackend } from '../src/index.js';
+import { ETCD_URL, etcd, runPrefix } from './helpers/etcd.js';
+
+describe.skipIf(!etcd.available)('single node', () => {
+  const client = new Etcd3({ hosts: ETCD_URL });
+  const prefix = runPrefix('single');
+  const clients: LockClient[] = [];
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    // Everything this run created is gone: holds released, waiters withdrawn, sessions revoked.
+    expect(await client.getAll().prefix(prefix).keys()).toEqual([]);
+    client.close();
+  });
+  const locks = (sessionTtlMs = 10_000): LockClient => {
+    const c = createLockClient(etcdBackend({ client, prefix, sessionTtlMs }), { ttlMs: 3_000 });
+    clients.push(c);
+    return c;
+  };
+  const queue = async (key: string) =>
+    (await client.getAll().prefix(`${prefix}${key}/`).sort('Create', 'Ascend').keys()).map(String);
+  const leaseOf = (etcdKey: string) => BigInt(`0x${etcdKey.slice(etcdKey.lastIndexOf('/') + 1)}`);
+
+  it('grants in queue order across backends (FIFO by create revision)', async () => {
+    const key = 'fifo';
+    const holder = locks();
+    const first = await holder.acquire(key);
+    const order: number[] = [];
+    const waiters = [locks(), locks(), locks(), locks()];
+    const done: Promise<void>[] = [];
+    for (const [i, w] of waiters.entries()) {
+      done.push(
+        w.using(key, async () => {
+          order.push(i);
+        }),
+      );
+      // Queue them one after another so their create revisions are in this order.
+      await waitUntil(async () => (await queue(key)).length === i + 2);
+    }
+    await first.release();
+    await Promise.all(done);
+    expect(order).toEqual([0, 1, 2, 3]);
+  });
+
+  it('takes a refused tryAcquire, a timed-out and an aborted waiter out of the queue at once', async () => {
+    const key = 'withdraw';
+    // The core rejects a wait as soon as it times out or is aborted, while the backend's delete
+    // is on its way: "at once" is one round trip, far below the TTLs that would otherwise free it.
+    const dequeued = () =>
+      waitUntil(async () => (await queue(key)).length === 1, {
+        timeoutMs: 1_000,
+        message: 'waiter key deleted',
+      });
+    const holder = await locks().acquire(key);
+    const other = locks();
+    expect(await other.tryAcquire(key)).toBeNull();
+    expect(await queue(key)).toHaveLength(1);
+    await expect(other.acquire(key, { waitTimeoutMs: 1_000 })).rejects.toMatchObject({
+      code: 'DLOCK_TIMEOUT',
+    });
+    await dequeued();
+    const controller = new AbortController();
+    const waiting = other.acquire(key, { signal: controller.signal });
+    await waitUntil(async () => (await queue(key)).length === 2);
+    const reason = new Error('gave up');
+    controller.abort(reason);
+    await expect(waiting).rejects.toBe(reason);
+    await dequeued();
+    await holder.release();
+    expect(await queue(key)).toHaveLength(0);
+  });
+
+  it('reports every lock of a revoked session lost, and acquires again on a new session', async () => {
+    const key = 'revoked';
+    const a = locks(3_000);
+    const lock = await a.acquire(key, { autoExtend: true });
+    const [etcdKey] = await queue(key);
+    await client.leaseClient.leaseRevoke({ ID: leaseOf(etcdKey!).toString() });
+    await waitUntil(() => lock.signal.aborted, { timeoutMs: 5_000, message: 'lost' });
+    expect(LockLostError.isInstance(lock.signal.reason)).toBe(true);
+    expect((lock.signal.reason as LockLostError).reason).toBe('not-held');
+    const again = await a.acquire(key);
+    const [newKey] = await queue(key);
+    expect(leaseOf(newKey!)).not.toBe(leaseOf(etcdKey!));
+    expect(again.fencingToken).toBeGreaterThan(lock.fencingToken);
+    await again.release();
+  });
+
+  it('a waiter whose session expired does not believe it holds: it queues again', async () => {
+    const key = 'waiter-session';
+    const holder = locks();
+    const held = await holder.acquire(key, { autoExtend: true });
+    const waiter = locks(3_000);
+    const waiting = waiter.acquire(key, { waitTimeoutMs: 30_000 });
+    await waitUntil(async () => (await queue(key)).length === 2);
+    const [, waiterKey] = await queue(key);
+    await client.leaseClient.leaseRevoke({ ID: leaseOf(waiterKey!).toString() });
+    // It re-queues on a fresh session, still behind the holder.
+    await waitUntil(async () => {
+      const keys = await queue(key);
+      return keys.length === 2 && keys[1] !== waiterKey;
+    });
+    expect(held.signal.aborted).toBe(false);
+    await held.release();
+    const lock = await waiting;
+    expect(lock.fencingToken).toBeGreaterThan(held.fencingToken);
+    await lock.release();
+  });
+
+  it('shares one hold between backends that use the same explicit owner', async () => {
+    const [a, b] = [
+      etcdBackend({ client, prefix, sessionTtlMs: 10_000 }),
+      etcdBackend({ client, prefix, sessionTtlMs: 10_000 }),
+    ];
+    try {
+      const request = { key: 'shared-owner', owner: 'shared-owner-x', ttlMs: 3_000 };
+      const first = await a.tryAcquire(request);
+      const second = await b.tryAcquire(request);
+      expect(first.acquired && second.acquired).toBe(true);
+      expect(second.acquired && second.reentered).toBe(true);
+      expect(second.acquired && second.fencingToken).toBe(first.acquired && first.fencingToken);
+      expect((await b.inspect(request.key))?.count).toBe(2);
+      expect(await b.extend(request)).toBe(true);
+      expect(await b.extend({ ...request, owner: 'someone-else' })).toBe(false);
+      expect(await b.release(request)).toBe('decremented');
+      expect(await a.release(request)).toBe('released');
+      expect(await b.release(request)).toBe('not-held');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('lets native waiters of one backend leave its local line on abort and timeout', async () => {
+    const key = 'local-line';
+    const holder = await locks().acquire(key);
+    const b = locks();
+    const first = b.acquire(key, { waitTimeoutMs: 30_000 });
+    const controller = new AbortController();
+    const aborted = b.acquire(key, { signal: controller.signal });
+    const timedOut = b.acquire(key, { waitTimeoutMs: 300 });
+    await expect(timedOut).rejects.toMatchObject({ code: 'DLOCK_TIMEOUT' });
+    controller.abort(new Error('left the line'));
+    await expect(aborted).rejects.toThrow('left the line');
+    // Only the first local waiter ever queued at the server.
+    expect(await queue(key)).toHaveLength(2);
+    await holder.release();
+    await (await first).release();
+  });
+
+  it('keeps lock names that nest under one another apart (a and a/b)', async () => {
+    const a = locks();
+    const b = locks();
+    const outer = await a.acquire('nest');
+    const inner = await b.acquire('nest/inner', { waitTimeoutMs: 0 });
+    expect(await b.tryAcquire('nest')).toBeNull();
+    await outer.release();
+    const next = await b.acquire('nest', { waitTimeoutMs: 0 });
+    await Promise.all([inner.release(), next.release()]);
+  });
+
+  it('renews many locks in batched transactions (extendMany)', async () => {
+    const backend = etcdBackend({ client, prefix, sessionTtlMs: 10_000 });
+    try {
+      const requests = Array.from({ length: 150 }, (_, i) => ({
+        key: `batch-${i}`,
+        owner: 'batch-owner',
+        ttlMs: 2_000,
+      }));
+      for (const r of requests) expect((await backend.tryAcquire(r)).acquired).toBe(true);
+      const results = await backend.extendMany!([
+        ...requests,
+        { key: 'batch-never-held', owner: 'batch-owner', ttlMs: 2_000 },
+      ]);
+      expect(results).toEqual([...requests.map(() => true), false]);
+      for (const r of requests) expect(await backend.release(r)).toBe('released');
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('refuses a lock TTL longer than the session lease, and rounds TTLs up to seconds', async () => {
+    const backend = etcdBackend({ client, prefix, sessionTtlMs: 5_000 });
+    try {
+      await expect(backend.tryAcquire({ key: 'long', owner: 'o', ttlMs: 5_001 })).rejects.toThrow(
+        LockArgumentError,
+      );
+      const grant = await backend.tryAcquire({ key: 'round', owner: 'o', ttlMs: 1_200 });
+      expect(grant.acquired && grant.ttlMs).toBeGreaterThanOrEqual(1_200);
+      expect(grant.acquired && grant.ttlMs).toBeLessThanOrEqual(2_000 + 100);
+      expect(await backend.release({ key: 'round', owner: 'o' })).toBe('released');
+    } finally {
+      await backend.close();
+    }
+  });
+
+  describe('connectBackend (connect("etcd://…"))', () => {
+    it('builds a working backend that owns and closes its client', async () => {
+      const url = new URL(`etcd://127.0.0.1:2379?prefix=${encodeURIComponent(prefix)}`);
+      const backend = await connectBackend(url, { sessionTtlMs: 5_000 });
+      const c = createLockClient(backend, { ttlMs: 2_000 });
+      const lock = await c.acquire('connect');
+      expect((await queue('connect')).length).toBe(1);
+      await lock.release();
+      await c.close();
+      await backend.close(); // idempotent
+      expect(await queue('connect')).toEqual([]);
+    });
+
+    it('rejects other schemes and bad options before connecting', async () => {
+      await expect(connectBackend(new URL('redis://x'), {})).rejects.toBeInstanceOf(
+        LockArgumentError,
+      );
+      await expect(
+        connectBackend(new URL('etcd://127.0.0.1:2379?sessionTtlMs=soon'), {}),
+      ).rejects.toBeInstanceOf(LockArgumentError);
+      await expect(
+        connectBackend(new URL('etcd://127.0.0.1:2379'), { sessionTtl: 5 }),
+      ).rejects.toBeInstanceOf(LockArgumentError);
+    });
+  });
+});

@@ -1,0 +1,75 @@
+import { LockArgumentError } from '@dlock/lock-core';
+import { describe, expect, it } from 'vitest';
+import { decodeHolder, encodeHolder, heldBy } from '../src/holder-value.js';
+import { etcdBackend } from '../src/index.js';
+import { contenderKey, isContender, leaseHex, prefixRangeEnd, queuePrefix } from '../src/keys.js';
+
+describe('key layout (etcd concurrency.Mutex)', () => {
+  it('names contenders <prefix><key>/<lease id in lowercase hex>', () => {
+    expect(queuePrefix('', 'jobs')).toBe('jobs/');
+    expect(queuePrefix('dlock/', 'jobs')).toBe('dlock/jobs/');
+    expect(leaseHex('7587872880884499002')).toBe('694d8a2ed1f0c23a');
+    expect(contenderKey('jobs/', '7587872880884499002')).toBe('jobs/694d8a2ed1f0c23a');
+  });
+
+  it('tells contenders of a lock from keys of a lock nested under it', () => {
+    expect(isContender('a/', 'a/1f')).toBe(true);
+    expect(isContender('a/', 'a/b/1f')).toBe(false);
+    expect(isContender('a/', 'a/')).toBe(false);
+    expect(isContender('a/', 'a/XYZ')).toBe(false);
+  });
+
+  it('computes etcd prefix range ends', () => {
+    expect(prefixRangeEnd(Buffer.from('a/'))).toEqual(Buffer.from('a0'));
+    expect(prefixRangeEnd(Buffer.from([0x61, 0xff]))).toEqual(Buffer.from([0x62]));
+    expect(prefixRangeEnd(Buffer.from([0xff]))).toEqual(Buffer.from([0]));
+  });
+});
+
+describe('holder value', () => {
+  it('round-trips owner and count as JSON', () => {
+    const value = encodeHolder('host:1:abc#secret', 2);
+    expect(JSON.parse(value)).toEqual({ owner: 'host:1:abc#secret', count: 2 });
+    expect(decodeHolder(value, '5')).toEqual({
+      owner: 'host:1:abc#secret',
+      count: 2,
+      foreign: false,
+    });
+  });
+
+  it('reads keys of other Mutex users (etcdctl stores "") as a foreign holder nobody matches', () => {
+    const holder = decodeHolder('', '255');
+    expect(holder).toEqual({ owner: 'etcd-lease:ff', count: 1, foreign: true });
+    expect(heldBy(holder, 'etcd-lease:ff')).toBe(false);
+    expect(decodeHolder('{"owner":"x","count":0}', '1').foreign).toBe(true);
+    expect(decodeHolder('{"owner":"","count":1}', '1').foreign).toBe(true);
+    expect(decodeHolder('[1]', '1').foreign).toBe(true);
+  });
+});
+
+describe('etcdBackend options', () => {
+  const client = { kv: { txn() {} }, lease() {}, watch() {}, leaseClient: {} } as never;
+  it.each([
+    ['no options', undefined],
+    ['no client', {}],
+    ['not a client', { client: {} }],
+    ['unknown option', { client, ttl: 5 }],
+    ['prefix not a string', { client, prefix: 5 }],
+    ['sessionTtlMs too small', { client, sessionTtlMs: 999 }],
+    ['sessionTtlMs fractional', { client, sessionTtlMs: 1500.5 }],
+    ['requestTimeoutMs zero', { client, requestTimeoutMs: 0 }],
+  ])('rejects %s with LockArgumentError', (_what, options) => {
+    expect(() => etcdBackend(options as never)).toThrow(LockArgumentError);
+  });
+
+  it('declares whole-second TTLs and its native wait queue', () => {
+    const backend = etcdBackend({ client });
+    expect(backend.capabilities).toEqual({
+      watch: true,
+      nativeWait: true,
+      orderedWaiters: true,
+      ttlGranularityMs: 1000,
+      batchExtend: true,
+    });
+  });
+});
