@@ -74,8 +74,10 @@ export interface Granted {
    */
   readonly reentered: boolean;
   /**
-   * Milliseconds until the server expires the lock, measured by the server when it made the grant
-   * (for a new grant this is `ttlMs`, rounded up to the backend's granularity).
+   * Milliseconds until the server expires the lock, counted from the moment the core made this
+   * call: the core starts its conservative expiry estimate then. For `tryAcquire` this is `ttlMs`
+   * (rounded up to the backend's granularity) for a new grant; `waitAcquire`, whose call may wait
+   * long before the grant, adds the time it waited.
    */
   readonly ttlMs: number;
 }
@@ -181,7 +183,9 @@ export interface LockBackend {
   /**
    * Capability `nativeWait`: wait on the server for the key and acquire it (or re-enter), within
    * `timeoutMs`. Resolves the grant, or a refusal when the time ran out. See
-   * {@link NativeWaitRequest} for abort handling.
+   * {@link NativeWaitRequest} for abort handling. The core calls it for every local waiter at
+   * once (the server's queue orders them); a backend whose wait ties up a connection per waiter
+   * may line its local callers up first.
    */
   waitAcquire?(request: NativeWaitRequest): Promise<AcquireResult>;
 
