@@ -59,11 +59,11 @@ class Client implements LockClient, LeaseHost, AcquireHost {
 
   // ---- public API ----
 
-  async acquire(key: string, options?: unknown): Promise<Lock> {
-    return (await this.#take('acquire', key, options))!;
+  acquire(key: string, options?: unknown): Promise<Lock> {
+    return this.#take('acquire', key, options) as Promise<Lock>;
   }
 
-  async tryAcquire(key: string, options?: unknown): Promise<Lock | null> {
+  tryAcquire(key: string, options?: unknown): Promise<Lock | null> {
     return this.#take('tryAcquire', key, options);
   }
 
@@ -134,12 +134,23 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     const inherited = o.owner === undefined ? findReentryOwner(this, key) : undefined;
     const owner = o.owner ?? inherited ?? newOwnerToken(this.#clientId);
     const reentry = inherited !== undefined || this.#leases.get(key, owner) !== undefined;
-    const begun = monotonicNow();
+    // Timings only for subscribers: a clock read is not free on the hot path.
+    const begun = channels.acquireEnd.hasSubscribers ? monotonicNow() : 0;
     if (channels.acquireStart.hasSubscribers)
       channels.acquireStart.publish({ key, strategy: o.strategy, reentry });
     let attempt: Attempt;
     try {
-      attempt = await acquireWithWait(this, { ...o, key, owner, reentry });
+      attempt = await acquireWithWait(this, {
+        key,
+        owner,
+        reentry,
+        ttlMs: o.ttlMs,
+        waitTimeoutMs: o.waitTimeoutMs,
+        signal: o.signal,
+        strategy: o.strategy,
+        initialDelayMs: o.initialDelayMs,
+        maxDelayMs: o.maxDelayMs,
+      });
     } catch (error) {
       if (channels.acquireEnd.hasSubscribers) {
         channels.acquireEnd.publish({
@@ -192,8 +203,9 @@ class Client implements LockClient, LeaseHost, AcquireHost {
       o.maxHoldMs,
     );
     lease.autoExtend = o.autoExtend;
+    lease.observed = this.#defaults.onLost !== undefined;
     this.#leases.set(lease);
-    this.schedule(lease);
+    if (lease.timed) this.schedule(lease);
     return lease;
   }
 

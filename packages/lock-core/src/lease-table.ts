@@ -1,12 +1,13 @@
 import type { Lease } from './lease.js';
 
 /**
- * The client's held leases by key, then owner. Two levels rather than one map on a joined
- * string: keys and owner tokens are long-lived strings whose hashes V8 caches, while a joined
- * string would be built and hashed again on every acquire and release.
+ * The client's held leases by key, then owner. Nearly always one owner holds a key in a client,
+ * so a key maps straight to its lease and only grows a per-owner map when a second owner (an
+ * explicit shared one, or an expired lease not yet noticed) appears: no map is allocated per
+ * acquire, and no joined string is built and hashed.
  */
 export class LeaseTable {
-  readonly #byKey = new Map<string, Map<string, Lease>>();
+  readonly #byKey = new Map<string, Lease | Map<string, Lease>>();
   #size = 0;
 
   get size(): number {
@@ -14,30 +15,52 @@ export class LeaseTable {
   }
 
   get(key: string, owner: string): Lease | undefined {
-    return this.#byKey.get(key)?.get(owner);
+    const entry = this.#byKey.get(key);
+    if (entry === undefined) return undefined;
+    if (entry instanceof Map) return entry.get(owner);
+    return entry.owner === owner ? entry : undefined;
   }
 
   set(lease: Lease): void {
-    let owners = this.#byKey.get(lease.key);
-    if (!owners) {
-      owners = new Map();
-      this.#byKey.set(lease.key, owners);
+    const entry = this.#byKey.get(lease.key);
+    if (entry === undefined) {
+      this.#byKey.set(lease.key, lease);
+      this.#size++;
+    } else if (entry instanceof Map) {
+      if (!entry.has(lease.owner)) this.#size++;
+      entry.set(lease.owner, lease);
+    } else if (entry.owner === lease.owner) {
+      this.#byKey.set(lease.key, lease);
+    } else {
+      this.#byKey.set(
+        lease.key,
+        new Map([
+          [entry.owner, entry],
+          [lease.owner, lease],
+        ]),
+      );
+      this.#size++;
     }
-    if (!owners.has(lease.owner)) this.#size++;
-    owners.set(lease.owner, lease);
   }
 
   /** Removes `lease` if it is still the one on record for its key and owner. */
   delete(lease: Lease): void {
-    const owners = this.#byKey.get(lease.key);
-    if (owners?.get(lease.owner) !== lease) return;
-    owners.delete(lease.owner);
-    this.#size--;
-    if (owners.size === 0) this.#byKey.delete(lease.key);
+    const entry = this.#byKey.get(lease.key);
+    if (entry === lease) {
+      this.#byKey.delete(lease.key);
+      this.#size--;
+    } else if (entry instanceof Map && entry.get(lease.owner) === lease) {
+      entry.delete(lease.owner);
+      this.#size--;
+      if (entry.size === 0) this.#byKey.delete(lease.key);
+    }
   }
 
   *values(): IterableIterator<Lease> {
-    for (const owners of this.#byKey.values()) yield* owners.values();
+    for (const entry of this.#byKey.values()) {
+      if (entry instanceof Map) yield* entry.values();
+      else yield entry;
+    }
   }
 
   clear(): void {

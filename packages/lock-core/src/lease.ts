@@ -31,6 +31,8 @@ export class Lease implements OwnerRef {
   /** Handles not yet released. */
   holds = 0;
   autoExtend = false;
+  /** See `observe()`. */
+  observed = false;
   /** Local, conservative estimate of the server-side expiry. */
   deadline: number;
   maxHoldUntil: number;
@@ -66,8 +68,28 @@ export class Lease implements OwnerRef {
     if (!this.#controller) {
       this.#controller = new AbortController();
       if (this.#lostError) this.#controller.abort(this.#lostError);
+      // A lease nobody watched has no expiry event: settle an expiry that already happened.
+      if (this.state === 'held' && monotonicNow() >= this.deadline)
+        this.lose('expired', this.lastError);
+      this.observe();
     }
     return this.#controller.signal;
+  }
+
+  /**
+   * Somebody will hear about a loss (signal read, an onLost callback): from now on the lease's
+   * expiry is a watchdog event. Until then a lease that is not auto-extended needs no timer at
+   * all, which keeps a plain acquire + release cheap; `held` still compares the deadline.
+   */
+  observe(): void {
+    if (this.observed) return;
+    this.observed = true;
+    if (this.state === 'held') this.host.schedule(this);
+  }
+
+  /** Whether the watchdog tracks this lease (renewals, or the expiry event). */
+  get timed(): boolean {
+    return this.autoExtend || this.observed;
   }
 
   /** Renew once the remaining time falls to two thirds of the TTL (about every ttl/3). */
@@ -79,7 +101,7 @@ export class Lease implements OwnerRef {
   extended(start: number, ttlMs: number): void {
     this.deadline = Math.max(this.deadline, start + ttlMs);
     this.lastError = undefined;
-    if (this.state === 'held') this.host.schedule(this);
+    if (this.state === 'held' && this.timed) this.host.schedule(this);
   }
 
   lose(reason: LockLostReason, cause?: unknown): void {
@@ -114,7 +136,7 @@ export class Lease implements OwnerRef {
       this.host.unschedule(this);
     }
     if (this.inflight) await this.inflight.catch(() => {});
-    const started = monotonicNow();
+    const started = channels.release.hasSubscribers ? monotonicNow() : 0;
     try {
       const result = await this.host.backend.release(this);
       if (channels.release.hasSubscribers) {
@@ -173,6 +195,7 @@ export class LockHandle implements Lock {
   ) {
     lease.holds++;
     lease.handles.push(this);
+    if (onLost) lease.observe();
   }
 
   get key(): string {
@@ -188,7 +211,7 @@ export class LockHandle implements Lock {
     return toEpoch(this.lease.deadline);
   }
   get held(): boolean {
-    return !this.#released && this.lease.state === 'held';
+    return !this.#released && this.lease.state === 'held' && monotonicNow() < this.lease.deadline;
   }
 
   async extend(ttlMs?: number): Promise<void> {
@@ -198,8 +221,8 @@ export class LockHandle implements Lock {
     await this.lease.extendNow(ttl);
   }
 
-  async release(): Promise<boolean> {
-    if (this.#released) return false;
+  release(): Promise<boolean> {
+    if (this.#released) return Promise.resolve(false);
     this.#released = true;
     this.lease.handles.splice(this.lease.handles.indexOf(this), 1);
     return this.lease.releaseOne();

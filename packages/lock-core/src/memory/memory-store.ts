@@ -41,7 +41,8 @@ export class MemoryStore {
 
   delete(key: string): void {
     this.#locks.delete(key);
-    for (const listener of this.#listeners.get(key) ?? []) listener();
+    const listeners = this.#listeners.get(key);
+    if (listeners) for (const listener of listeners) listener();
   }
 
   listen(key: string, listener: () => void): () => void {
