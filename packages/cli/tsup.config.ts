@@ -1,12 +1,7 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.shared.js';
 
-export default defineConfig({
-  entry: { index: 'src/index.ts', bin: 'src/bin.ts' },
-  format: ['esm'],
-  target: 'node20',
-  dts: { entry: { index: 'src/index.ts' } },
-  sourcemap: true,
-  clean: true,
-  splitting: true,
-  treeshake: true,
-});
+// Declarations only for the library entry; the bin is an executable.
+export default packageBuild(
+  { index: 'src/index.ts', bin: 'src/bin.ts' },
+  { dts: { entry: { index: 'src/index.ts' } } },
+);

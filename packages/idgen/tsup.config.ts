@@ -1,12 +1,7 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.shared.js';
 
-export default defineConfig({
-  entry: { index: 'src/index.ts', redis: 'src/redis.ts', mysql: 'src/mysql.ts' },
-  format: ['esm'],
-  target: 'node20',
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  splitting: true,
-  treeshake: true,
+export default packageBuild({
+  index: 'src/index.ts',
+  redis: 'src/redis.ts',
+  mysql: 'src/mysql.ts',
 });
