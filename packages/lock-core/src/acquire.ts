@@ -144,7 +144,8 @@ async function waitInQueue(
     let skipAsk = promotion !== 'try' || (front !== undefined && waiter.strategy === 'poll');
     let retryAfterMs = promotion === 'try' ? front?.retryAfterMs : promotion.heldForMs;
     for (let round = 0; ; round++) {
-      if (waiter.strategy === 'watch') await interrupt.race(queue.ensureWatch());
+      if (waiter.strategy === 'watch' && (await interrupt.race(queue.ensureWatch())))
+        skipAsk = false;
       if (!skipAsk) {
         const next = await tryOnce();
         if (next.result.acquired) {

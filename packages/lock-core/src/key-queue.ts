@@ -71,6 +71,8 @@ export class Waiter {
 export class KeyQueue {
   readonly waiters: Waiter[] = [];
   #watch: Promise<WatchHandle> | undefined;
+  /** The watch is subscribed (its promise settled successfully). */
+  #live = false;
   #closed = false;
 
   constructor(
@@ -106,17 +108,28 @@ export class KeyQueue {
     if (index === 0) this.waiters[0]?.promote(promotion);
   }
 
-  /** Subscribes to the key's release events once; resolves when the subscription is live. */
-  async ensureWatch(): Promise<void> {
+  /**
+   * Subscribes to the key's release events once; resolves when the subscription is live, with
+   * `true` if the caller had to wait for it: a release published before then was not heard, so
+   * the caller must ask the backend once more rather than trust what it knew before.
+   */
+  async ensureWatch(): Promise<boolean> {
+    if (this.#live) return false;
     if (!this.#watch) {
       const watching = this.backend.watch!(this.key, () => this.head?.wake());
       this.#watch = watching;
-      watching.catch(() => {
-        // A failed subscription is not cached: the next waiter tries again.
-        if (this.#watch === watching) this.#watch = undefined;
-      });
+      watching.then(
+        () => {
+          if (this.#watch === watching) this.#live = true;
+        },
+        () => {
+          // A failed subscription is not cached: the next waiter tries again.
+          if (this.#watch === watching) this.#watch = undefined;
+        },
+      );
     }
     await this.#watch;
+    return true;
   }
 
   /** Ends the watch; called when the queue empties or the client closes. */
@@ -125,6 +138,7 @@ export class KeyQueue {
     this.#closed = true;
     const watching = this.#watch;
     this.#watch = undefined;
+    this.#live = false;
     if (watching)
       await watching.then(
         (handle) => handle.close(),

@@ -68,11 +68,12 @@ export class Lease implements OwnerRef {
     if (!this.#controller) {
       this.#controller = new AbortController();
       if (this.#lostError) this.#controller.abort(this.#lostError);
-      // A lease nobody watched has no expiry event: settle an expiry that already happened.
-      if (this.state === 'held' && monotonicNow() >= this.deadline)
-        this.lose('expired', this.lastError);
       this.observe();
     }
+    // Settle an expiry that already happened but whose timer has not run yet (a busy event loop,
+    // or no timer at all for a lease nobody watched until now).
+    if (this.state === 'held' && monotonicNow() >= this.deadline)
+      this.lose('expired', this.lastError);
     return this.#controller.signal;
   }
 

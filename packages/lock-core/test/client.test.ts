@@ -276,3 +276,32 @@ describe('local FIFO', () => {
     await client.close();
   });
 });
+
+describe('watch subscription', () => {
+  it('asks again once a slow subscription is live, so a release during it is not missed', async () => {
+    const inner = memoryBackend();
+    const slowWatch: LockBackend = {
+      ...inner,
+      // Events published before the subscription exists are lost, as with Redis pub/sub.
+      watch: async (key, onRelease) => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return inner.watch!(key, onRelease);
+      },
+    };
+    // A stall would last the full TTL (a minute): the test's own timeout catches it.
+    const client = createLockClient(slowWatch, { ttlMs: 60_000, strategy: 'watch' });
+    let sections = 0;
+    await Promise.all(
+      [0, 1].map(async () => {
+        for (let i = 0; i < 5; i++) {
+          await client.using('k', async () => {
+            await new Promise((resolve) => setTimeout(resolve, 1));
+            sections++;
+          });
+        }
+      }),
+    );
+    expect(sections).toBe(10);
+    await client.close();
+  }, 5_000);
+});
