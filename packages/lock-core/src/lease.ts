@@ -72,9 +72,14 @@ export class Lease implements OwnerRef {
     }
     // Settle an expiry that already happened but whose timer has not run yet (a busy event loop,
     // or no timer at all for a lease nobody watched until now).
-    if (this.state === 'held' && monotonicNow() >= this.deadline)
-      this.lose('expired', this.lastError);
+    this.expireIfDue(monotonicNow());
     return this.#controller.signal;
+  }
+
+  /** Declares the loss of a lease whose deadline has passed; the reason says why it ran out. */
+  expireIfDue(now: number): void {
+    if (this.state !== 'held' || now < this.deadline) return;
+    this.lose(now >= this.maxHoldUntil ? 'max-hold' : 'expired', this.lastError);
   }
 
   /**

@@ -75,7 +75,7 @@ export class Watchdog {
       const lease = top.lease;
       if (top.version !== lease.version || lease.state !== 'held') continue;
       if (now >= lease.deadline) {
-        lease.lose(now >= lease.maxHoldUntil ? 'max-hold' : 'expired', lease.lastError);
+        lease.expireIfDue(now);
       } else if (renewable(lease)) {
         due.push(lease);
       } else {
