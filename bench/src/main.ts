@@ -11,6 +11,7 @@ import { idgenBench } from './idgen.js';
 import { lockCoreBench } from './lock-core.js';
 import { mysqlBench } from './mysql.js';
 import { redisBench } from './redis.js';
+import { redlockBench } from './redlock.js';
 import { sqliteBench } from './sqlite.js';
 
 const suites: Record<string, () => Promise<Result[]>> = {
@@ -20,6 +21,7 @@ const suites: Record<string, () => Promise<Result[]>> = {
   redis: redisBench,
   mysql: mysqlBench,
   etcd: etcdBench,
+  redlock: redlockBench,
 };
 
 const wanted = process.argv.slice(2).filter((a) => a !== '--');

@@ -1,14 +1,4 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.shared.js';
 
-export default defineConfig({
-  entry: { index: 'src/index.ts' },
-  format: ['esm'],
-  target: 'node20',
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  splitting: true,
-  treeshake: true,
-  // Peer and workspace dependencies stay imports: one copy of lock-core's error classes.
-  external: ['ioredis', '@dlock/lock-core'],
-});
+// internals: the scripts and helpers @dlock/redlock reuses (not covered by semver).
+export default packageBuild({ index: 'src/index.ts', internals: 'src/internals.ts' });

@@ -16,6 +16,8 @@ export const ADAPTERS: Readonly<Record<string, { readonly pkg: string; readonly 
     'etcd:': { pkg: '@dlock/lock-etcd', driver: 'etcd3' },
     'etcds:': { pkg: '@dlock/lock-etcd', driver: 'etcd3' },
     'sqlite:': { pkg: '@dlock/lock-sqlite', driver: 'better-sqlite3' },
+    /** `redlock:host1:6379,host2:6379,host3:6379?prefix=app:` (no `//`: several hosts). */
+    'redlock:': { pkg: '@dlock/redlock', driver: 'ioredis' },
   };
 
 export interface ConnectOptions extends LockClientOptions {

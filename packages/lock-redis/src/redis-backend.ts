@@ -1,6 +1,5 @@
 import {
   type AcquireRequest,
-  type AcquireResult,
   type BackendCapabilities,
   type LockBackend,
   LockBackendError,
@@ -14,6 +13,7 @@ import { CommandRunner } from './command-runner.js';
 import { lockKeys } from './keys.js';
 import { type RedisBackendOptions, resolveOptions } from './options.js';
 import { ReleaseSubscriber } from './release-subscriber.js';
+import { decodeAcquireReply, decodeInspectReply, decodeReleaseReply } from './replies.js';
 import { COMMANDS, defineScripts } from './scripts/index.js';
 
 const CAPABILITIES: BackendCapabilities = Object.freeze({
@@ -24,17 +24,6 @@ const CAPABILITIES: BackendCapabilities = Object.freeze({
   ttlGranularityMs: 1,
   batchExtend: true,
 });
-
-const RELEASE_RESULTS: Record<number, ReleaseResult> = {
-  0: 'not-held',
-  1: 'decremented',
-  2: 'released',
-};
-
-/** Lua reply of the acquire script: [0, pttl] or [1|2, token, ttl]. */
-type AcquireReply = [number, string | number, number?];
-/** Lua reply of the inspect script. */
-type InspectReply = [string, string, number, string] | null;
 
 /**
  * A `LockBackend` on Redis through ioredis: every state change is one Lua script, expiry is
@@ -67,7 +56,7 @@ export function createRedisBackend(
       .run(operation, key, () =>
         scripts[COMMANDS.release](k.lock, k.fence, owner, retention, k.channel, publishSharded),
       )
-      .then((reply) => RELEASE_RESULTS[Number(reply)] ?? 'not-held');
+      .then(decodeReleaseReply);
   }
 
   /** WAIT on the connection that made the grant: the keyed PTTL routes a Cluster pipeline there. */
@@ -128,24 +117,16 @@ export function createRedisBackend(
 
     async tryAcquire(request) {
       const k = lockKeys(prefix, request.key);
-      const reply = (await runner.run('acquire', request.key, () =>
-        scripts[COMMANDS.acquire](k.lock, k.fence, request.owner, request.ttlMs, retention),
-      )) as AcquireReply;
-      const [status, second, third] = reply;
-      if (status === 0) {
-        const pttl = Number(second);
-        return {
-          acquired: false,
-          retryAfterMs: pttl >= 0 ? pttl : undefined,
-        } satisfies AcquireResult;
+      const result = decodeAcquireReply(
+        await runner.run('acquire', request.key, () =>
+          scripts[COMMANDS.acquire](k.lock, k.fence, request.owner, request.ttlMs, retention),
+        ),
+      );
+      // Only a fresh grant needs its copies counted: a re-entry's grant was checked when made.
+      if (result.acquired && !result.reentered && resolved.waitForReplicas > 0) {
+        await awaitReplicas(request, k.lock);
       }
-      if (status === 1 && resolved.waitForReplicas > 0) await awaitReplicas(request, k.lock);
-      return {
-        acquired: true,
-        fencingToken: BigInt(second),
-        reentered: status === 2,
-        ttlMs: Number(third),
-      };
+      return result;
     },
 
     extend,
@@ -164,18 +145,10 @@ export function createRedisBackend(
 
     async inspect(key): Promise<LockState | null> {
       const k = lockKeys(prefix, key);
-      const reply = (await runner.run('inspect', key, () =>
-        scripts[COMMANDS.inspect](k.lock, k.fence),
-      )) as InspectReply;
-      if (!reply) return null;
-      const [owner, count, pttl, token] = reply;
-      return {
-        key,
-        owner,
-        count: Number(count),
-        ttlMs: pttl >= 0 ? pttl : Number.POSITIVE_INFINITY,
-        fencingToken: BigInt(token),
-      };
+      const hold = decodeInspectReply(
+        await runner.run('inspect', key, () => scripts[COMMANDS.inspect](k.lock, k.fence)),
+      );
+      return hold && { key, ...hold };
     },
 
     async forceRelease(key: string): Promise<boolean> {

@@ -1,12 +1,11 @@
 import { createLockClient } from '@dlock/lock-core';
-import { waitUntil } from '@dlock/test-utils';
+import { requireRedisBinaries, waitUntil } from '@dlock/test-utils';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisBackend } from '../src/index.js';
 import { keySlot } from '../src/key-slot.js';
 import { lockKeys } from '../src/keys.js';
 import { startRedisCluster, type TestRedisCluster } from './helpers/redis-cluster.js';
-import { requireRedisBinaries } from './helpers/redis-server.js';
 
 const binaries = await requireRedisBinaries();
 

@@ -1,13 +1,12 @@
 import { createLockClient } from '@dlock/lock-core';
 import { runConformance } from '@dlock/lock-core/testing';
-import { waitUntil } from '@dlock/test-utils';
+import { requireRedisBinaries, waitUntil } from '@dlock/test-utils';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisBackend } from '../src/index.js';
 import { keySlot } from '../src/key-slot.js';
 import { lockKeys } from '../src/keys.js';
 import { startRedisCluster, type TestRedisCluster } from './helpers/redis-cluster.js';
-import { requireRedisBinaries } from './helpers/redis-server.js';
 import { describeBackendSpi, NASTY_KEYS } from './helpers/spi-suite.js';
 
 const binaries = await requireRedisBinaries();

@@ -1,15 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createLockClient, type Lock, LockBackendError, LockLostError } from '@dlock/lock-core';
-import { freePort, type ManagedProcess, spawnNodeWorker, waitUntil } from '@dlock/test-utils';
+import {
+  freePort,
+  type ManagedProcess,
+  requireRedisBinaries,
+  spawnNodeWorker,
+  startRedisServer,
+  type TestRedisServer,
+  waitUntil,
+} from '@dlock/test-utils';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisCommandTimeoutError, redisBackend } from '../src/index.js';
-import {
-  requireRedisBinaries,
-  startRedisServer,
-  type TestRedisServer,
-} from './helpers/redis-server.js';
 
 const binaries = await requireRedisBinaries();
 const worker = (name: string) => fileURLToPath(new URL(`./workers/${name}`, import.meta.url));

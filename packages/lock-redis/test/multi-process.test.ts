@@ -1,10 +1,16 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type ManagedProcess, makeTempDir, spawnNodeWorker } from '@dlock/test-utils';
+import {
+  type ManagedProcess,
+  makeTempDir,
+  requireSharedRedis,
+  SHARED_REDIS,
+  spawnNodeWorker,
+  uniquePrefix,
+} from '@dlock/test-utils';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { requireSharedRedis, SHARED_REDIS, uniquePrefix } from './helpers/redis-server.js';
 
 const redis = await requireSharedRedis();
 const PROCESSES = 6;

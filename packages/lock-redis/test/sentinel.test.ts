@@ -1,14 +1,17 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePorts, type ManagedProcess, makeTempDir, startProcess } from '@dlock/test-utils';
+import {
+  freePorts,
+  type ManagedProcess,
+  makeTempDir,
+  requireRedisBinaries,
+  startProcess,
+  startRedisServer,
+  type TestRedisServer,
+} from '@dlock/test-utils';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { redisBackend } from '../src/index.js';
-import {
-  requireRedisBinaries,
-  startRedisServer,
-  type TestRedisServer,
-} from './helpers/redis-server.js';
 import { describeBackendSpi } from './helpers/spi-suite.js';
 
 const binaries = await requireRedisBinaries();

@@ -1,10 +1,9 @@
 import { LockArgumentError, LockBackendError } from '@dlock/lock-core';
 import { runConformance } from '@dlock/lock-core/testing';
-import { waitUntil } from '@dlock/test-utils';
+import { requireSharedRedis, SHARED_REDIS, uniquePrefix, waitUntil } from '@dlock/test-utils';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBackend, redisBackend } from '../src/index.js';
-import { requireSharedRedis, SHARED_REDIS, uniquePrefix } from './helpers/redis-server.js';
 import { describeBackendSpi } from './helpers/spi-suite.js';
 
 const redis = await requireSharedRedis();

@@ -14,6 +14,15 @@ export {
   spawnNodeWorker,
   startProcess,
 } from './processes.js';
+export {
+  requireRedisBinaries,
+  requireSharedRedis,
+  SHARED_REDIS,
+  type StartRedisOptions,
+  startRedisServer,
+  type TestRedisServer,
+  uniquePrefix,
+} from './redis-server.js';
 export { inCi, requireService, type ServiceStatus } from './service-gate.js';
 export { type CutMode, startTcpProxy, type TcpProxy, type TcpProxyOptions } from './tcp-proxy.js';
 export { makeTempDir } from './temp-dir.js';

@@ -1,15 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  commandExists,
-  freePorts,
-  type ManagedProcess,
-  makeTempDir,
-  probeTcp,
-  requireService,
-  type ServiceStatus,
-  startProcess,
-} from '@dlock/test-utils';
+import { freePorts, probeTcp } from './net.js';
+import { commandExists, type ManagedProcess, startProcess } from './processes.js';
+import { requireService, type ServiceStatus } from './service-gate.js';
+import { makeTempDir } from './temp-dir.js';
 
 /** The machine's shared Redis: used read/write only under our own unique key prefix. */
 export const SHARED_REDIS = { host: '127.0.0.1', port: 6379 } as const;

@@ -1,0 +1,26 @@
+/**
+ * Building blocks shared with sibling packages (`@dlock/redlock`), so that they reuse this
+ * adapter's Lua scripts, key layout, fail-fast command runner and release subscriber instead of
+ * carrying a second copy.
+ *
+ * NOT covered by semver: anything exported here may change or disappear in any release, including
+ * patch releases. Import `@dlock/lock-redis` instead unless you are another `@dlock` package
+ * pinned to a matching version.
+ *
+ * @packageDocumentation
+ */
+export type {
+  ErrorListener,
+  RedisClientLike,
+  RedisStandaloneLike,
+} from './client-types.js';
+export { CommandRunner, RedisCommandTimeoutError } from './command-runner.js';
+export { type LockKeys, lockKeys } from './keys.js';
+export { ReleaseSubscriber } from './release-subscriber.js';
+export {
+  decodeAcquireReply,
+  decodeInspectReply,
+  decodeReleaseReply,
+  type InspectedHold,
+} from './replies.js';
+export { COMMANDS, defineScripts, type ScriptCommands } from './scripts/index.js';

@@ -1,0 +1,127 @@
+import { LockArgumentError, type LockBackend } from '@dlock/lock-core';
+import type { RedlockClientLike } from './client-types.js';
+import type { RedlockBackendOptions } from './options.js';
+import { createRedlockBackend } from './redlock-backend.js';
+
+type BackendSettings = Omit<RedlockBackendOptions, 'clients'>;
+
+const NUMERIC = [
+  'driftFactor',
+  'nodeTimeoutMs',
+  'subscribeTimeoutMs',
+  'restartQuarantineMs',
+] as const;
+
+interface NodeAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * `h1:p1,h2:p2,[::1]:p3` from the URL's path. A comma-separated host list is not a valid URL
+ * authority (`redlock://h1:p1,h2:p2` does not parse), so the nodes are the opaque path of
+ * `redlock:h1:p1,h2:p2,h3:p3`. A node without a port uses 6379.
+ */
+function parseNodes(url: URL): NodeAddress[] {
+  const list = decodeURIComponent(url.pathname.replace(/^\/+/, ''));
+  if (list === '') {
+    throw new LockArgumentError(
+      'connect: a redlock URL lists its nodes, as in redlock:h1:6379,h2:6379,h3:6379',
+    );
+  }
+  return list.split(',').map((entry) => {
+    const match = /^(\[[^\]]+\]|[^:[\]]+)(?::(\d+))?$/.exec(entry.trim());
+    if (!match) throw new LockArgumentError(`connect: bad redlock node "${entry}"`);
+    const host = match[1]!.replace(/^\[(.*)\]$/, '$1');
+    const port = match[2] === undefined ? 6379 : Number(match[2]);
+    if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+      throw new LockArgumentError(`connect: bad port in redlock node "${entry}"`);
+    }
+    return { host, port };
+  });
+}
+
+function settingsFrom(url: URL, options: Readonly<Record<string, unknown>>): BackendSettings {
+  const settings: Record<string, unknown> = {};
+  const read = (name: string): unknown => url.searchParams.get(name) ?? options[name];
+  const prefix = read('prefix');
+  if (prefix !== undefined) settings.prefix = prefix;
+  for (const name of NUMERIC) {
+    const value = read(name);
+    if (value === undefined) continue;
+    const number = typeof value === 'string' ? Number(value) : value;
+    if (typeof number !== 'number' || Number.isNaN(number)) {
+      throw new LockArgumentError(`connect: option ${name} must be a number, got ${String(value)}`);
+    }
+    settings[name] = number;
+  }
+  return settings as BackendSettings;
+}
+
+/**
+ * `BackendAdapterModule` entry point for `connect('redlock:h1:6379,h2:6379,h3:6379?prefix=app:')`.
+ * Query parameters: `prefix`, `driftFactor`, `nodeTimeoutMs`, `subscribeTimeoutMs`,
+ * `restartQuarantineMs`, and for the
+ * connections `username`, `password`, `db` and `tls=true`. Creates one ioredis client per node
+ * (fail-fast: no offline queue) and closes them in `close()`. ioredis is loaded lazily.
+ */
+export async function connectBackend(
+  url: URL,
+  options: Readonly<Record<string, unknown>> = {},
+): Promise<LockBackend> {
+  if (url.protocol !== 'redlock:') {
+    throw new LockArgumentError(
+      `connect: @dlock/redlock handles redlock: URLs, not ${url.protocol}`,
+    );
+  }
+  const nodes = parseNodes(url);
+  const settings = settingsFrom(url, options);
+  const query = url.searchParams;
+  const { Redis } = await import('ioredis');
+  const connection = {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    ...(query.get('username') === null ? {} : { username: query.get('username')! }),
+    ...(query.get('password') === null ? {} : { password: query.get('password')! }),
+    ...(query.get('db') === null ? {} : { db: Number(query.get('db')) }),
+    ...(query.get('tls') === 'true' ? { tls: {} } : {}),
+  };
+  const clients = nodes.map(({ host, port }) => {
+    const client = new Redis({ host, port, ...connection });
+    client.on('error', () => {}); // failures reach callers as LockBackendError; no console noise
+    return client;
+  });
+  // Without an offline queue a call before the handshake fails: wait for the nodes that come up.
+  await Promise.all(
+    clients.map(
+      (client) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, settings.subscribeTimeoutMs ?? 2_000).unref();
+          client.once('ready', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        }),
+    ),
+  );
+  try {
+    return createRedlockBackend(
+      { ...settings, clients: clients as unknown as RedlockClientLike[] },
+      async () => {
+        await Promise.all(
+          clients.map((client) =>
+            client.status === 'ready'
+              ? client.quit().then(
+                  () => {},
+                  () => client.disconnect(),
+                )
+              : client.disconnect(),
+          ),
+        );
+      },
+    );
+  } catch (error) {
+    for (const client of clients) client.disconnect();
+    throw error;
+  }
+}

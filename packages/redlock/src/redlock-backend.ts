@@ -1,0 +1,77 @@
+import type { BackendCapabilities, LockBackend } from '@dlock/lock-core';
+import { acquireOnQuorum } from './acquire.js';
+import { extendOnQuorum } from './extend.js';
+import { extendManyOnQuorum } from './extend-many.js';
+import { forceReleaseOnQuorum } from './force-release.js';
+import { inspectOnQuorum } from './inspect.js';
+import { createNode } from './node.js';
+import { type RedlockBackendOptions, resolveOptions } from './options.js';
+import type { Quorum } from './quorum.js';
+import { releaseOnQuorum } from './release.js';
+import { watchOnQuorum } from './watch.js';
+
+const CAPABILITIES: BackendCapabilities = Object.freeze({
+  watch: true,
+  nativeWait: false,
+  // Releases wake every process's waiters; the next quorum attempt decides who wins.
+  orderedWaiters: false,
+  ttlGranularityMs: 1,
+  batchExtend: true,
+});
+
+/**
+ * A `LockBackend` over 2N+1 independent Redis masters (Redlock): every operation runs
+ * `@dlock/lock-redis`'s Lua scripts on all nodes at once, each bounded by `nodeTimeoutMs`, and
+ * counts only when a majority agrees within the lock's validity. It keeps working while up to N
+ * nodes are down or slow.
+ *
+ * ```ts
+ * const nodes = ['redis://a:6379', 'redis://b:6379', 'redis://c:6379'].map(
+ *   (url) => new Redis(url, { enableOfflineQueue: false }),
+ * );
+ * const locks = createLockClient(redlockBackend({ clients: nodes }), { ttlMs: 10_000 });
+ * ```
+ */
+export function redlockBackend(options: RedlockBackendOptions): LockBackend {
+  return createRedlockBackend(options, undefined);
+}
+
+/** @internal `onClose` closes clients the backend created itself (see `connectBackend`). */
+export function createRedlockBackend(
+  options: RedlockBackendOptions,
+  onClose: (() => Promise<void>) | undefined,
+): LockBackend {
+  const resolved = resolveOptions(options);
+  const now = () => performance.now();
+  const nodes = resolved.clients.map((client, index) =>
+    createNode(client, index, resolved.subscribeTimeoutMs, resolved.restartQuarantineMs, now),
+  );
+  const quorum: Quorum = {
+    nodes,
+    size: Math.floor(nodes.length / 2) + 1,
+    prefix: resolved.prefix,
+    driftFactor: resolved.driftFactor,
+    nodeTimeoutMs: resolved.nodeTimeoutMs,
+    now,
+  };
+  let closed: Promise<void> | undefined;
+  return {
+    name: 'redlock',
+    capabilities: CAPABILITIES,
+    tryAcquire: (request) => acquireOnQuorum(quorum, request),
+    extend: (request) => extendOnQuorum(quorum, request),
+    extendMany: (requests) => extendManyOnQuorum(quorum, requests),
+    release: (request) => releaseOnQuorum(quorum, request),
+    inspect: (key) => inspectOnQuorum(quorum, key),
+    forceRelease: (key) => forceReleaseOnQuorum(quorum, key),
+    // Copies of one release from different nodes arrive within about a node timeout of each other.
+    watch: (key, onRelease) => watchOnQuorum(quorum, key, onRelease, resolved.nodeTimeoutMs),
+    close() {
+      closed ??= (async () => {
+        for (const node of nodes) node.close();
+        await onClose?.();
+      })();
+      return closed;
+    },
+  };
+}

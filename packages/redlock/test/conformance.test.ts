@@ -1,0 +1,30 @@
+import { runConformance } from '@dlock/lock-core/testing';
+import { requireRedisBinaries } from '@dlock/test-utils';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { redlockBackend } from '../src/index.js';
+import { type RedisNodes, startRedisNodes } from './helpers/redis-nodes.js';
+
+const binaries = await requireRedisBinaries();
+
+describe.skipIf(!binaries.available)('redlock over 5 redis-server nodes', () => {
+  let nodes: RedisNodes;
+  beforeAll(async () => {
+    nodes = await startRedisNodes(5);
+  });
+  afterAll(async () => {
+    await nodes?.dispose();
+  });
+
+  runConformance({
+    name: 'redlock (5 nodes)',
+    // New clients per backend: each backend is like another process on the same five nodes.
+    createBackend: async () =>
+      redlockBackend({
+        clients: await nodes.clients(),
+        prefix: 'kit:',
+        // Generous for a shared, noisy test machine; the kit's TTL is 250 ms.
+        nodeTimeoutMs: 100,
+      }),
+    runner: { describe, it, beforeAll, afterAll },
+  });
+});

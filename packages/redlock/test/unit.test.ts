@@ -1,0 +1,110 @@
+import { LockArgumentError } from '@dlock/lock-core';
+import { describe, expect, it, vi } from 'vitest';
+import { type RedlockClientLike, redlockBackend } from '../src/index.js';
+import { ReleaseCoalescer } from '../src/release-coalescer.js';
+import { driftMs, rankedDescending, validityMs } from '../src/validity.js';
+
+/** Enough of an ioredis client for option validation (no I/O happens before a call). */
+function fakeClient(overrides: Record<string, unknown> = {}): RedlockClientLike {
+  return {
+    status: 'ready',
+    isCluster: false,
+    options: { host: '127.0.0.1', port: 1 },
+    defineCommand() {},
+    duplicate() {
+      throw new Error('not in unit tests');
+    },
+    incrby: async () => 0,
+    info: async () => '',
+    pipeline() {
+      throw new Error('not in unit tests');
+    },
+    on() {},
+    off() {},
+    ...overrides,
+  } as unknown as RedlockClientLike;
+}
+
+describe('options', () => {
+  const three = () => [fakeClient(), fakeClient(), fakeClient()];
+
+  it('rejects bad options with LockArgumentError before any I/O', () => {
+    const bad: unknown[] = [
+      undefined,
+      {},
+      { clients: [] },
+      { clients: [fakeClient(), fakeClient()] },
+      { clients: [fakeClient(), fakeClient(), {}] },
+      { clients: [fakeClient(), fakeClient(), fakeClient({ isCluster: true })] },
+      {
+        clients: (() => {
+          const c = fakeClient();
+          return [c, c, fakeClient()];
+        })(),
+      },
+      { clients: three(), prefix: 'a{b' },
+      { clients: three(), driftFactor: -0.1 },
+      { clients: three(), driftFactor: 1 },
+      { clients: three(), driftFactor: Number.NaN },
+      { clients: three(), nodeTimeoutMs: 0 },
+      { clients: three(), nodeTimeoutMs: 1.5 },
+      { clients: three(), subscribeTimeoutMs: -1 },
+      { clients: three(), restartQuarantineMs: -1 },
+      { clients: three(), restartQuarantineMs: 0.5 },
+    ];
+    for (const options of bad) {
+      expect(() => redlockBackend(options as never), JSON.stringify(options)).toThrow(
+        LockArgumentError,
+      );
+    }
+  });
+
+  it('accepts three or more clients and declares its capabilities', async () => {
+    const backend = redlockBackend({ clients: three() });
+    expect(backend.name).toBe('redlock');
+    expect(backend.capabilities).toMatchObject({ watch: true, nativeWait: false });
+    await backend.close();
+  });
+});
+
+describe('validity', () => {
+  it('allows ttl * driftFactor + 2 ms for drift, rounded up', () => {
+    expect(driftMs(10_000, 0.01)).toBe(102);
+    expect(driftMs(250, 0.01)).toBe(5);
+    expect(driftMs(1_000, 0)).toBe(2);
+  });
+
+  it('is ttl - elapsed - drift, floored so it is never later than the real end', () => {
+    expect(validityMs(10_000, 12.7, 102)).toBe(9_885);
+    expect(validityMs(1, 0.1, 2)).toBeLessThan(1);
+  });
+
+  it('takes the quorum-th largest remaining TTL: how long a majority still holds it', () => {
+    expect(rankedDescending([100, 500, 300, 200, 400], 3)).toBe(300);
+    expect(rankedDescending([100, 200], 3)).toBe(0);
+  });
+});
+
+describe('release coalescing', () => {
+  it('passes on one wake-up per release, however many nodes report it', () => {
+    vi.useFakeTimers();
+    try {
+      const onRelease = vi.fn();
+      const coalescer = new ReleaseCoalescer(50, onRelease);
+      for (const node of [2, 0, 1, 4, 3]) coalescer.heard(node);
+      expect(onRelease).toHaveBeenCalledTimes(1);
+      // The same node again inside the window: a second release.
+      coalescer.heard(0);
+      expect(onRelease).toHaveBeenCalledTimes(2);
+      for (const node of [1, 2, 3, 4]) coalescer.heard(node);
+      expect(onRelease).toHaveBeenCalledTimes(2);
+      // After the window, any report is a new wake-up (spurious ones are harmless).
+      vi.advanceTimersByTime(51);
+      coalescer.heard(4);
+      expect(onRelease).toHaveBeenCalledTimes(3);
+      coalescer.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
