@@ -22,6 +22,29 @@ export interface LockKeys {
  * (48 bits) keep the per-lock memory small while spreading keys evenly over the 16384 slots.
  */
 export function lockKeys(prefix: string, key: string): LockKeys {
+  let byKey = cache.get(prefix);
+  if (!byKey) {
+    byKey = new Map();
+    cache.set(prefix, byKey);
+  }
+  let keys = byKey.get(key);
+  if (!keys) {
+    // Bounded: a workload cycling through many keys just starts over rather than growing.
+    if (byKey.size >= CACHE_LIMIT) byKey.clear();
+    keys = deriveKeys(prefix, key);
+    byKey.set(key, keys);
+  }
+  return keys;
+}
+
+/**
+ * Names are a pure function of prefix and key, and hot keys repeat on every acquire, release and
+ * renewal: caching them saves a SHA-1 and three string builds per call.
+ */
+const cache = new Map<string, Map<string, LockKeys>>();
+const CACHE_LIMIT = 4096;
+
+function deriveKeys(prefix: string, key: string): LockKeys {
   const tag = createHash('sha1').update(key, 'utf8').digest('hex').slice(0, 12);
   const base = `${prefix}{${tag}}`;
   return {
