@@ -1,12 +1,13 @@
+import { requireMysql, SHARED_MYSQL_URL, uniqueName } from '@dlock/test-utils';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdGenArgumentError, IdGenBackendError } from '../src/index.js';
 import { mysqlSegment, mysqlTicket } from '../src/mysql.js';
 import { analyse, runWorker } from './helpers/processes.js';
-import { MYSQL_URL, mysqlAvailable, testName } from './helpers/services.js';
 
-const available = await mysqlAvailable();
-const PREFIX = testName('t_idgen_');
+const MYSQL_URL = SHARED_MYSQL_URL;
+const { available } = await requireMysql(MYSQL_URL);
+const PREFIX = uniqueName('t_idgen_');
 
 describe('mysql generators: bad input (no I/O)', () => {
   const pool = {

@@ -1,12 +1,13 @@
+import { requireRedis, SHARED_REDIS_URL, uniqueName } from '@dlock/test-utils';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdGenArgumentError, IdGenBackendError } from '../src/index.js';
 import { redisIncr, redisSegment } from '../src/redis.js';
 import { analyse, runWorker } from './helpers/processes.js';
-import { REDIS_URL, redisAvailable, testName } from './helpers/services.js';
 
-const available = await redisAvailable();
-const PREFIX = testName('dlock-test:idgen:');
+const REDIS_URL = SHARED_REDIS_URL;
+const { available } = await requireRedis(REDIS_URL);
+const PREFIX = uniqueName('dlock-test:idgen:');
 
 describe('redis generators: bad input (no I/O)', () => {
   const fail = async () => {

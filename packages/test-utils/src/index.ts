@@ -4,6 +4,20 @@ export {
   type EtcdMember,
   startEtcdCluster,
 } from './etcd-cluster.js';
+export {
+  assertExclusion,
+  type CounterLocks,
+  type CounterSectionsOptions,
+  type CounterSectionsReport,
+  type CounterWorkerConfig,
+  counterWorkerConfig,
+  type ExclusionResult,
+  type ExclusionRunOptions,
+  type ExclusionWrite,
+  runCounterSections,
+  runExclusionWorkers,
+} from './exclusion.js';
+export { uniqueName, uniquePrefix } from './names.js';
 export { type FreePortsOptions, freePort, freePorts, probeTcp } from './net.js';
 export {
   commandExists,
@@ -19,11 +33,19 @@ export {
   requireSharedRedis,
   SHARED_REDIS,
   type StartRedisOptions,
+  spawnRedisServer,
   startRedisServer,
   type TestRedisServer,
-  uniquePrefix,
 } from './redis-server.js';
 export { inCi, requireService, type ServiceStatus } from './service-gate.js';
+export {
+  probeMysql,
+  probeRedis,
+  requireMysql,
+  requireRedis,
+  SHARED_MYSQL_URL,
+  SHARED_REDIS_URL,
+} from './services.js';
 export { type CutMode, startTcpProxy, type TcpProxy, type TcpProxyOptions } from './tcp-proxy.js';
 export { makeTempDir } from './temp-dir.js';
 export { type WaitUntilOptions, waitUntil } from './wait.js';

@@ -8,11 +8,6 @@ import { makeTempDir } from './temp-dir.js';
 /** The machine's shared Redis: used read/write only under our own unique key prefix. */
 export const SHARED_REDIS = { host: '127.0.0.1', port: 6379 } as const;
 
-/** A unique key prefix per test file run, so runs never see each other's keys. */
-export function uniquePrefix(label: string): string {
-  return `dlock-test:${label}:${process.pid}:${Math.random().toString(36).slice(2, 8)}:`;
-}
-
 /** Skips (locally) or fails (in CI) when the machine's Redis on 6379 is not there. */
 export function requireSharedRedis(): Promise<ServiceStatus> {
   return requireService(`redis at ${SHARED_REDIS.host}:${SHARED_REDIS.port}`, () =>
@@ -48,9 +43,18 @@ export interface StartRedisOptions {
   port?: number;
 }
 
-function spawnRedis(port: number, dir: string, args: readonly string[]): Promise<ManagedProcess> {
+/**
+ * Starts one redis-server on `port` (bound to 127.0.0.1) with its files in `dir`, without
+ * persistence or protected mode, plus `args`; resolves once it accepts connections.
+ */
+export function spawnRedisServer(
+  port: number,
+  dir: string,
+  args: readonly string[] = [],
+  name = `redis-server:${port}`,
+): Promise<ManagedProcess> {
   return startProcess({
-    name: `redis-server:${port}`,
+    name,
     command: 'redis-server',
     args: [
       '--port',
@@ -77,7 +81,7 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
   const dir = join(temp.path, String(port));
   await mkdir(dir, { recursive: true });
   const args = options.args ?? [];
-  let current = await spawnRedis(port!, dir, args);
+  let current = await spawnRedisServer(port!, dir, args);
   const server: TestRedisServer = {
     port: port!,
     url: `redis://127.0.0.1:${port}`,
@@ -89,7 +93,7 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
     },
     async restart() {
       await current.stop();
-      current = await spawnRedis(port!, dir, args);
+      current = await spawnRedisServer(port!, dir, args);
     },
     async dispose() {
       await current.stop();

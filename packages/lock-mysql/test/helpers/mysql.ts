@@ -1,24 +1,12 @@
-import { randomBytes } from 'node:crypto';
-import { probeTcp, requireService, type ServiceStatus } from '@dlock/test-utils';
+import { SHARED_MYSQL_URL, uniqueName } from '@dlock/test-utils';
 import { createPool, type Pool } from 'mysql2/promise';
 import { ensureSchema, type MysqlPool } from '../../src/index.js';
 
 /** The machine's shared MariaDB (root, no password, database `test`); override with DLOCK_MYSQL_URL. */
-export const MYSQL_URL = process.env.DLOCK_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+export const MYSQL_URL = SHARED_MYSQL_URL;
 
-/** The CI gate: a failure in CI, a printed skip elsewhere. */
-export async function requireMysql(): Promise<ServiceStatus> {
-  const url = new URL(MYSQL_URL);
-  return requireService(`MariaDB/MySQL ${url.host}`, async () => {
-    await probeTcp(url.hostname, Number(url.port || 3306));
-    const pool = createPool({ uri: MYSQL_URL, connectionLimit: 1 });
-    try {
-      await pool.query('SELECT 1');
-    } finally {
-      await pool.end();
-    }
-  });
-}
+/** The CI gate for MYSQL_URL: a failure in CI, a printed skip elsewhere. */
+export { requireMysql } from '@dlock/test-utils';
 
 /**
  * A pool for tests. `maxIdle` makes mysql2 trim idle connections every second: the conformance
@@ -40,7 +28,7 @@ export async function tempTable(
   pool: Pool,
   label: string,
 ): Promise<{ name: string; drop(): Promise<void> }> {
-  const name = `dlock_test_${label}_${randomBytes(4).toString('hex')}`;
+  const name = uniqueName(`dlock_test_${label}_`);
   await ensureSchema(pool, { table: name });
   return {
     name,

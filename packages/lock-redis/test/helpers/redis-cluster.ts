@@ -6,7 +6,7 @@ import {
   freePorts,
   type ManagedProcess,
   makeTempDir,
-  startProcess,
+  spawnRedisServer,
   waitUntil,
 } from '@dlock/test-utils';
 
@@ -58,32 +58,20 @@ export async function startRedisCluster(
       const dir = join(temp.path, String(port));
       await mkdir(dir, { recursive: true });
       processes.push(
-        await startProcess({
-          name: `redis-cluster:${port}`,
-          command: 'redis-server',
-          args: [
-            '--port',
-            String(port),
-            '--bind',
-            '127.0.0.1',
-            '--dir',
-            dir,
+        await spawnRedisServer(
+          port,
+          dir,
+          [
             '--cluster-enabled',
             'yes',
             '--cluster-config-file',
             'nodes.conf',
             '--cluster-node-timeout',
             '2000',
-            '--save',
-            '',
-            '--appendonly',
-            'no',
-            '--protected-mode',
-            'no',
             ...args,
           ],
-          readyWhen: /Ready to accept connections/,
-        }),
+          `redis-cluster:${port}`,
+        ),
       );
     }
     await run('redis-cli', [

@@ -1,34 +1,16 @@
 /**
- * Multi-process exclusion worker: SECTIONS times, take the lock, read the shared counter file,
- * yield to the event loop and the OS, write counter+1 and append `token pid value` to the log,
- * release. A lost update or an out-of-order token shows up in the files the test checks.
- * Env: REDIS_URL, LOCK_KEY, LOCK_PREFIX, COUNTER_FILE, LOG_FILE, SECTIONS.
+ * One contender of the multi-process exclusion test (test-utils' runCounterSections over this
+ * package's Redis backend). Env: REDIS_URL, LOCK_PREFIX, plus what runExclusionWorkers sets.
  */
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
-import { setTimeout as sleep, setImmediate as yieldNow } from 'node:timers/promises';
 import { createLockClient } from '@dlock/lock-core';
+import { counterWorkerConfig, runCounterSections } from '@dlock/test-utils';
 import { Redis } from 'ioredis';
 import { redisBackend } from '../../src/index.js';
 
-const env = process.env as Record<string, string>;
-const client = new Redis(env.REDIS_URL!);
-const locks = createLockClient(redisBackend({ client, prefix: env.LOCK_PREFIX! }), {
+const client = new Redis(process.env.REDIS_URL!);
+const locks = createLockClient(redisBackend({ client, prefix: process.env.LOCK_PREFIX! }), {
   ttlMs: 5_000,
 });
-console.log('READY');
-for (let i = 0; i < Number(env.SECTIONS); i++) {
-  await locks.using(
-    env.LOCK_KEY!,
-    async (_signal, lock) => {
-      const value = Number(await readFile(env.COUNTER_FILE!, 'utf8'));
-      await yieldNow();
-      if (i % 7 === 0) await sleep(1);
-      await writeFile(env.COUNTER_FILE!, String(value + 1));
-      await appendFile(env.LOG_FILE!, `${lock.fencingToken} ${process.pid} ${value + 1}\n`);
-    },
-    { waitTimeoutMs: 60_000 },
-  );
-}
+await runCounterSections({ locks, ...counterWorkerConfig() });
 await locks.close();
 await client.quit();
-console.log('DONE');
