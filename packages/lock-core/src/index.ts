@@ -41,4 +41,5 @@ export type {
   UsingOptions,
   WaitStrategy,
 } from './types.js';
+export { type UrlSettingNames, urlSettings } from './url-settings.js';
 export { MAX_KEY_BYTES, MAX_TTL_MS } from './validate.js';

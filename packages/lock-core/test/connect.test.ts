@@ -136,3 +136,28 @@ describe('connect adapter resolution', () => {
     }
   });
 });
+
+describe('urlSettings', () => {
+  it('reads listed settings from the query over the options, and parses numbers', async () => {
+    const { urlSettings } = await import('../src/index.js');
+    const url = new URL('redis://h:1?prefix=app:&commandTimeoutMs=250&other=x');
+    expect(
+      urlSettings(
+        url,
+        { prefix: 'ignored', waitForReplicas: 2 },
+        { strings: ['prefix'], numbers: ['commandTimeoutMs', 'waitForReplicas'] },
+      ),
+    ).toEqual({
+      prefix: 'app:',
+      commandTimeoutMs: 250,
+      waitForReplicas: 2,
+    });
+    expect(() =>
+      urlSettings(
+        new URL('redis://h?commandTimeoutMs=soon'),
+        {},
+        { numbers: ['commandTimeoutMs'] },
+      ),
+    ).toThrow(LockArgumentError);
+  });
+});

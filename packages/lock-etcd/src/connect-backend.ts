@@ -1,4 +1,4 @@
-import { LockArgumentError, type LockBackend } from '@dlock/lock-core';
+import { LockArgumentError, type LockBackend, urlSettings } from '@dlock/lock-core';
 import type { EtcdClientLike } from './client-types.js';
 import { createEtcdBackend } from './etcd-backend.js';
 import type { EtcdBackendOptions } from './options.js';
@@ -7,24 +7,6 @@ type BackendSettings = Omit<EtcdBackendOptions, 'client'>;
 
 const NUMERIC = ['sessionTtlMs', 'requestTimeoutMs'] as const;
 const OURS = ['prefix', 'endpoints', ...NUMERIC];
-
-/** Backend options from `connect()`'s options, overridden by the URL's query (`?prefix=app/`). */
-function settingsFrom(url: URL, options: Readonly<Record<string, unknown>>): BackendSettings {
-  const settings: Record<string, unknown> = {};
-  const read = (name: string): unknown => url.searchParams.get(name) ?? options[name];
-  const prefix = read('prefix');
-  if (prefix !== undefined) settings.prefix = prefix;
-  for (const name of NUMERIC) {
-    const value = read(name);
-    if (value === undefined) continue;
-    const number = typeof value === 'string' ? Number(value) : value;
-    if (typeof number !== 'number' || Number.isNaN(number)) {
-      throw new LockArgumentError(`connect: option ${name} must be a number, got ${String(value)}`);
-    }
-    settings[name] = number;
-  }
-  return settings as BackendSettings;
-}
 
 /**
  * `etcd://host:port` (plain) or `etcds://host:port` (TLS with the system's CAs). More members:
@@ -54,7 +36,10 @@ export async function connectBackend(
   for (const name of Object.keys(options)) {
     if (!OURS.includes(name)) throw new LockArgumentError(`connect: unknown etcd option "${name}"`);
   }
-  const settings = settingsFrom(url, options);
+  const settings = urlSettings(url, options, {
+    strings: ['prefix'],
+    numbers: NUMERIC,
+  }) as BackendSettings;
   const { Etcd3 } = await import('etcd3');
   const client = new Etcd3({
     hosts: hostsFrom(url),

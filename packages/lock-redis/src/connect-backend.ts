@@ -1,4 +1,4 @@
-import { LockArgumentError, type LockBackend } from '@dlock/lock-core';
+import { LockArgumentError, type LockBackend, urlSettings } from '@dlock/lock-core';
 import type { RedisClientLike } from './client-types.js';
 import type { RedisBackendOptions } from './options.js';
 import { createRedisBackend } from './redis-backend.js';
@@ -11,24 +11,6 @@ const NUMERIC = [
   'waitForReplicasTimeoutMs',
   'fencingRetentionMs',
 ] as const;
-
-/** Backend options from `connect()`'s options, overridden by the URL's query (`?prefix=app:`). */
-function settingsFrom(url: URL, options: Readonly<Record<string, unknown>>): BackendSettings {
-  const settings: Record<string, unknown> = {};
-  const read = (name: string): unknown => url.searchParams.get(name) ?? options[name];
-  const prefix = read('prefix');
-  if (prefix !== undefined) settings.prefix = prefix;
-  for (const name of NUMERIC) {
-    const value = read(name);
-    if (value === undefined) continue;
-    const number = typeof value === 'string' ? Number(value) : value;
-    if (typeof number !== 'number' || Number.isNaN(number)) {
-      throw new LockArgumentError(`connect: option ${name} must be a number, got ${String(value)}`);
-    }
-    settings[name] = number;
-  }
-  return settings as BackendSettings;
-}
 
 /** The URL without our own query parameters, which ioredis would not understand. */
 function driverUrl(url: URL): string {
@@ -51,7 +33,10 @@ export async function connectBackend(
       `connect: @dlock/lock-redis handles redis:// and rediss:// URLs, not ${url.protocol}`,
     );
   }
-  const settings = settingsFrom(url, options);
+  const settings = urlSettings(url, options, {
+    strings: ['prefix'],
+    numbers: NUMERIC,
+  }) as BackendSettings;
   const { Redis } = await import('ioredis');
   // Our own client, so we may choose fail-fast options: no offline queue beyond one retry.
   const client = new Redis(driverUrl(url), { maxRetriesPerRequest: 1, lazyConnect: true });

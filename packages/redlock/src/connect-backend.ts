@@ -1,4 +1,4 @@
-import { LockArgumentError, type LockBackend } from '@dlock/lock-core';
+import { LockArgumentError, type LockBackend, urlSettings } from '@dlock/lock-core';
 import type { RedlockClientLike } from './client-types.js';
 import type { RedlockBackendOptions } from './options.js';
 import { createRedlockBackend } from './redlock-backend.js';
@@ -41,23 +41,6 @@ function parseNodes(url: URL): NodeAddress[] {
   });
 }
 
-function settingsFrom(url: URL, options: Readonly<Record<string, unknown>>): BackendSettings {
-  const settings: Record<string, unknown> = {};
-  const read = (name: string): unknown => url.searchParams.get(name) ?? options[name];
-  const prefix = read('prefix');
-  if (prefix !== undefined) settings.prefix = prefix;
-  for (const name of NUMERIC) {
-    const value = read(name);
-    if (value === undefined) continue;
-    const number = typeof value === 'string' ? Number(value) : value;
-    if (typeof number !== 'number' || Number.isNaN(number)) {
-      throw new LockArgumentError(`connect: option ${name} must be a number, got ${String(value)}`);
-    }
-    settings[name] = number;
-  }
-  return settings as BackendSettings;
-}
-
 /**
  * `BackendAdapterModule` entry point for `connect('redlock:h1:6379,h2:6379,h3:6379?prefix=app:')`.
  * Query parameters: `prefix`, `driftFactor`, `nodeTimeoutMs`, `subscribeTimeoutMs`,
@@ -75,7 +58,10 @@ export async function connectBackend(
     );
   }
   const nodes = parseNodes(url);
-  const settings = settingsFrom(url, options);
+  const settings = urlSettings(url, options, {
+    strings: ['prefix'],
+    numbers: NUMERIC,
+  }) as BackendSettings;
   const query = url.searchParams;
   const { Redis } = await import('ioredis');
   const connection = {
