@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { Mutex } from 'redis-semaphore';
 import Redlock from 'redlock';
 import { type Contender, compare, median, opsPerSecond, print, type Result } from './harness.js';
+import { handOff, type Peer } from './peers.js';
 
 const URL = process.env.DLOCK_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const OPS = 5_000;
@@ -28,11 +29,6 @@ return 0`;
 type FloorClient = Redis & { benchCad(key: string, token: string): Promise<number> };
 
 /** The peers, each able to take and give back one lock on a key. */
-interface Peer {
-  readonly name: string;
-  /** Takes `key` (waiting if it is busy), returns the release. */
-  lock(key: string): Promise<() => Promise<unknown>>;
-}
 
 function peers(redis: Redis, prefix: string, dlock: LockClient): Peer[] {
   const floor = redis as FloorClient;
@@ -82,26 +78,6 @@ function peers(redis: Redis, prefix: string, dlock: LockClient): Peer[] {
 async function commandsProcessed(redis: Redis): Promise<number> {
   const info = await redis.info('stats');
   return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? Number.NaN);
-}
-
-/** 64 concurrent waiters in one process share SECTIONS sections of ~1 ms on one key. */
-async function handOff(peer: Peer, key: string): Promise<void> {
-  let left = SECTIONS;
-  await Promise.all(
-    Array.from({ length: WAITERS }, async () => {
-      while (left > 0) {
-        const release = await peer.lock(key);
-        try {
-          if (left > 0) {
-            left--;
-            await sleep(1);
-          }
-        } finally {
-          await release();
-        }
-      }
-    }),
-  );
 }
 
 async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
@@ -178,7 +154,7 @@ export async function redisBench(): Promise<Result[]> {
             async round() {
               const before = await commandsProcessed(redis);
               const started = performance.now();
-              await handOff(peer, 'contended');
+              await handOff(peer, 'contended', { waiters: WAITERS, sections: SECTIONS });
               const seconds = (performance.now() - started) / 1000;
               const after = await commandsProcessed(redis);
               // Minus the INFO call that took the first reading.

@@ -7,7 +7,6 @@
  *
  * Run alone: node --expose-gc --import tsx src/redlock.ts
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { createLockClient, type LockBackend, type LockClient } from '@dlock/lock-core';
 import { redisBackend } from '@dlock/lock-redis';
@@ -16,6 +15,7 @@ import { startRedisServer, type TestRedisServer } from '@dlock/test-utils';
 import { Redis } from 'ioredis';
 import Redlock from 'redlock';
 import { type Contender, compare, opsPerSecond, type Result } from './harness.js';
+import { handOff, type Peer } from './peers.js';
 
 const NODES = 5;
 const OPS = 2_000;
@@ -23,12 +23,6 @@ const ROUNDS = 5;
 const WAITERS = 16;
 const SECTIONS = 320;
 const TTL = 30_000;
-
-interface Peer {
-  readonly name: string;
-  /** Takes `key` (waiting if it is busy), returns the release. */
-  lock(key: string): Promise<() => Promise<unknown>>;
-}
 
 /** Five nodes: the user's, or throwaway local servers. */
 async function nodes(): Promise<{ urls: string[]; stop(): Promise<void> }> {
@@ -95,27 +89,6 @@ function sequential(clients: readonly RedlockClientLike[], prefix: string): Lock
       await Promise.all(one.map((b) => b.close()));
     },
   };
-}
-
-async function handOff(peer: Peer, key: string): Promise<number> {
-  let left = SECTIONS;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: WAITERS }, async () => {
-      while (left > 0) {
-        const release = await peer.lock(key);
-        try {
-          if (left > 0) {
-            left--;
-            await sleep(1);
-          }
-        } finally {
-          await release();
-        }
-      }
-    }),
-  );
-  return SECTIONS / ((performance.now() - started) / 1000);
 }
 
 export async function redlockBench(): Promise<Result[]> {
@@ -186,7 +159,10 @@ export async function redlockBench(): Promise<Result[]> {
           'the next one on release (other processes wake on the release messages).',
         ],
         contenders: all.map(
-          (peer): Contender => ({ name: peer.name, round: () => handOff(peer, 'contended') }),
+          (peer): Contender => ({
+            name: peer.name,
+            round: () => handOff(peer, 'contended', { waiters: WAITERS, sections: SECTIONS }),
+          }),
         ),
       }),
     );
