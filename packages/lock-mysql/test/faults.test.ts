@@ -1,6 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { createLockClient, type LockClient, LockLostError } from '@dlock/lock-core';
-import { freePort, type ManagedProcess, spawnNodeWorker, waitUntil } from '@dlock/test-utils';
+import {
+  freePort,
+  type ManagedProcess,
+  recordUnhandledRejections,
+  spawnNodeWorker,
+  waitUntil,
+} from '@dlock/test-utils';
 import { createPool, type Pool } from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectBackend, type MysqlLockMode, mysqlBackend } from '../src/index.js';
@@ -17,8 +23,7 @@ describe.skipIf(!mysql.available)('faults', () => {
   const extraPools: Pool[] = [];
   const clients: LockClient[] = [];
   const workers: ManagedProcess[] = [];
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  let unhandled: ReturnType<typeof recordUnhandledRejections> | undefined;
   let table = '';
   let drop = async () => {};
   const client = (mode: MysqlLockMode, ttlMs: number, p: Pool = pool, extra = {}) => {
@@ -36,13 +41,13 @@ describe.skipIf(!mysql.available)('faults', () => {
 
   beforeAll(async () => {
     ({ name: table, drop } = await tempTable(pool, 'faults'));
-    process.on('unhandledRejection', onUnhandled);
+    unhandled = recordUnhandledRejections();
   });
   afterEach(() => {
-    expect(unhandled).toEqual([]);
+    expect(unhandled?.reasons).toEqual([]);
   });
   afterAll(async () => {
-    process.off('unhandledRejection', onUnhandled);
+    unhandled?.stop();
     await Promise.all(workers.map((w) => w.kill()));
     await Promise.allSettled(clients.map((c) => c.close()));
     await Promise.allSettled(extraPools.map((p) => p.end()));

@@ -4,6 +4,7 @@ import { createLockClient, type Lock, LockBackendError, LockLostError } from '@d
 import {
   freePort,
   type ManagedProcess,
+  recordUnhandledRejections,
   requireRedisBinaries,
   spawnNodeWorker,
   startRedisServer,
@@ -21,8 +22,7 @@ describe.skipIf(!binaries.available)('faults (on a redis-server the tests start 
   let server: TestRedisServer;
   const clients: Redis[] = [];
   const workers: ManagedProcess[] = [];
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  let unhandled: ReturnType<typeof recordUnhandledRejections> | undefined;
   const newClient = (port = server.port) => {
     const client = new Redis({ host: '127.0.0.1', port });
     client.on('error', () => {}); // the restarts below make connection errors expected
@@ -32,13 +32,13 @@ describe.skipIf(!binaries.available)('faults (on a redis-server the tests start 
 
   beforeAll(async () => {
     server = await startRedisServer();
-    process.on('unhandledRejection', onUnhandled);
+    unhandled = recordUnhandledRejections();
   });
   afterEach(() => {
-    expect(unhandled).toEqual([]);
+    expect(unhandled?.reasons).toEqual([]);
   });
   afterAll(async () => {
-    process.off('unhandledRejection', onUnhandled);
+    unhandled?.stop();
     await Promise.all(workers.map((w) => w.kill()));
     for (const client of clients) client.disconnect();
     await server?.dispose();

@@ -48,4 +48,5 @@ export {
 } from './services.js';
 export { type CutMode, startTcpProxy, type TcpProxy, type TcpProxyOptions } from './tcp-proxy.js';
 export { makeTempDir } from './temp-dir.js';
+export { recordUnhandledRejections } from './unhandled.js';
 export { type WaitUntilOptions, waitUntil } from './wait.js';
