@@ -13,7 +13,7 @@ export interface ManagedProcess {
   readonly name: string;
   readonly pid: number;
   readonly child: ChildProcess;
-  /** Settles when the process has exited. */
+  /** Settles when the process has exited and everything it printed has been read. */
   readonly exited: Promise<ProcessExit>;
   /** Everything it printed so far (stdout and stderr interleaved, last 64 KiB). */
   output(): string;
@@ -73,12 +73,15 @@ export async function startProcess(options: StartProcessOptions): Promise<Manage
   let stdoutBuffer = '';
   const lines: string[] = [];
   const listeners = new Set<() => void>();
-  const append = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-65_536);
+  // Decoded by the streams, so a multi-byte character split across chunks stays whole.
+  child.stdout?.setEncoding('utf8');
+  child.stderr?.setEncoding('utf8');
+  const append = (chunk: string) => {
+    output = (output + chunk).slice(-65_536);
     for (const listener of listeners) listener();
   };
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdoutBuffer += chunk.toString('utf8');
+  child.stdout?.on('data', (chunk: string) => {
+    stdoutBuffer += chunk;
     const parts = stdoutBuffer.split('\n');
     stdoutBuffer = parts.pop() ?? '';
     lines.push(...parts);
@@ -86,11 +89,23 @@ export async function startProcess(options: StartProcessOptions): Promise<Manage
   });
   child.stderr?.on('data', append);
   const exited = new Promise<ProcessExit>((resolve) => {
-    child.once('exit', (code, signal) => {
+    // 'exit' can come before the last of the output has been read from the pipes: a worker that
+    // prints 50,000 ids and ends lost the tail of them under load. 'close' comes after both
+    // streams ended. A grandchild that inherited the pipes could hold them open for good, so
+    // once the process itself is gone, its streams get a moment to drain and no more.
+    let drainTimer: NodeJS.Timeout | undefined;
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+      clearTimeout(drainTimer);
+      child.removeAllListeners('close');
       if (stdoutBuffer) lines.push(stdoutBuffer);
       stdoutBuffer = '';
       running.delete(managed);
       resolve({ code, signal });
+    };
+    child.once('close', finish);
+    child.once('exit', (code, signal) => {
+      drainTimer = setTimeout(() => finish(code, signal), 2_000);
+      drainTimer.unref();
     });
   });
   const spawned = new Promise<void>((resolve, reject) => {

@@ -10,10 +10,12 @@ export async function runWorker(args: string[]): Promise<bigint[]> {
   if (exit.code !== 0) {
     throw new Error(`${worker.name} exited with ${exit.code ?? exit.signal}: ${worker.output()}`);
   }
-  return worker
-    .stdoutLines()
-    .filter((line) => line !== '')
-    .map((line) => BigInt(line));
+  const lines = worker.stdoutLines().filter((line) => line !== '');
+  const end = lines.pop();
+  if (end !== `end ${lines.length}`) {
+    throw new Error(`${worker.name}: read ${lines.length} ids, then ${JSON.stringify(end)}`);
+  }
+  return lines.map((line) => BigInt(line));
 }
 
 /** Duplicates among the ids, and the gaps between consecutive ones when sorted. */
