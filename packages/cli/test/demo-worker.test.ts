@@ -61,6 +61,9 @@ describe('dlock demo-worker (in this process)', () => {
       ),
     );
     expect(runs).toEqual([0, 0, 0]);
+    const bad = captureIo({});
+    expect(await main(['demo-worker', '--url', url, '--key', 'demo', '--dir', work], bad)).toBe(64);
+    expect(bad.out()).toBe('');
     const messages = ios.flatMap((io) =>
       io
         .out()

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Lock } from '@dlock/lock-core';
+import { UsageError } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import { openClient } from '../open-client.js';
@@ -25,14 +26,19 @@ export async function demoWorkerCommand(argv: readonly string[], io: Io): Promis
   });
   const w = Number(values.id);
   const sections = Number(values.sections);
-  const dir = values.dir!;
-  const key = values.key!;
+  const { dir, key, url } = values;
+  // Internal, started only by `dlock demo`; still, a bad call says so instead of doing nothing.
+  if (!url || !key || !dir || !Number.isInteger(w) || w < 0 || !Number.isInteger(sections)) {
+    throw new UsageError(
+      'usage: dlock demo-worker --url URL --key KEY --dir DIR --sections N --id N',
+    );
+  }
   const send = (message: WorkerMessage): void => {
     io.stdout.write(`${JSON.stringify(message)}\n`);
   };
   // Short polling backoff: on the embedded backend waiters poll, and the default backoff (up to
   // 500 ms) would let the releasing worker win again and again, which makes a dull show.
-  const client = await openClient(values.url!, {
+  const client = await openClient(url, {
     ttlMs: 10_000,
     clientId: `demo-worker-${w + 1}`,
     poll: { initialDelayMs: 1, maxDelayMs: 20 },
