@@ -194,11 +194,11 @@ describe.skipIf(!binaries.available)('faults (on a redis-server the tests start 
     const backend = redisBackend({ client: newClient(), prefix: 'f:', commandTimeoutMs: 200 });
     await backend.inspect('warm-up'); // connected and ready
     await admin.client('PAUSE', 1_000, 'ALL');
-    const started = performance.now();
     const error = await backend
       .tryAcquire({ key: 'paused', owner: 'o', ttlMs: 1_000 })
       .catch((e) => e);
-    expect(performance.now() - started).toBeLessThan(900);
+    // A timeout error proves it gave up while the server was still paused (after the pause the
+    // command would have succeeded); no wall-clock bound needed.
     expect(LockBackendError.isInstance(error)).toBe(true);
     expect((error as Error).cause).toBeInstanceOf(RedisCommandTimeoutError);
     await admin.client('UNPAUSE');
