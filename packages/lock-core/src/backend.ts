@@ -94,6 +94,18 @@ export interface Refused {
 }
 
 /**
+ * What a renewal answers:
+ * - `false`: the owner does not hold the key (expired, taken over, never held); the lock is lost.
+ * - `true`: renewed; the server keeps it `ttlMs` (as requested) from the moment the core made the
+ *   call.
+ * - `{ ttlMs }`: renewed, but for a different length, counted from the same moment as
+ *   `Granted.ttlMs` is: a backend that must subtract something says so (Redlock subtracts its
+ *   clock-drift allowance), and the core's expiry estimate, `lock.expiresAt` and the signal then
+ *   follow it rather than the requested TTL.
+ */
+export type ExtendResult = boolean | { readonly ttlMs: number };
+
+/**
  * - `released`: the owner's last hold was given up and the key is free.
  * - `decremented`: the owner still holds the key (re-entered; count went down by one).
  * - `not-held`: the owner did not hold the key (expired, taken over, or never held). Nothing
@@ -145,10 +157,10 @@ export interface LockBackend {
 
   /**
    * Owner-checked renewal: if `owner` holds `key`, set its expiry to `ttlMs` from now (server
-   * clock) and resolve `true`; otherwise change nothing and resolve `false`. Never re-creates an
-   * expired lock.
+   * clock) and resolve `true` (or `{ ttlMs }`, see {@link ExtendResult}); otherwise change
+   * nothing and resolve `false`. Never re-creates an expired lock.
    */
-  extend(request: AcquireRequest): Promise<boolean>;
+  extend(request: AcquireRequest): Promise<ExtendResult>;
 
   /**
    * Owner-checked release of one hold (see {@link ReleaseResult}). A release that frees the key
@@ -161,10 +173,10 @@ export interface LockBackend {
 
   /**
    * Capability `batchExtend`: `extend` for many locks in one round trip (a pipeline or a
-   * multi-statement call). Resolves one boolean per request, in order. Rejects only when the whole
-   * batch failed; the core then treats every request in it as failed.
+   * multi-statement call). Resolves one {@link ExtendResult} per request, in order. Rejects only
+   * when the whole batch failed; the core then treats every request in it as failed.
    */
-  extendMany?(requests: readonly AcquireRequest[]): Promise<boolean[]>;
+  extendMany?(requests: readonly AcquireRequest[]): Promise<ExtendResult[]>;
 
   /**
    * Capability `watch`: call `onRelease` whenever `key` may have become free. Resolves once the

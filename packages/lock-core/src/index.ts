@@ -3,6 +3,7 @@ export type {
   AcquireResult,
   BackendAdapterModule,
   BackendCapabilities,
+  ExtendResult,
   Granted,
   LockBackend,
   LockState,

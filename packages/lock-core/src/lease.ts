@@ -1,7 +1,8 @@
-import type { LockBackend, OwnerRef } from './backend.js';
+import type { ExtendResult, LockBackend, OwnerRef } from './backend.js';
 import { monotonicNow, toEpoch } from './clock.js';
 import { channels, publish } from './diagnostics.js';
 import { LockLostError, type LockLostReason, LockNotHeldError } from './errors.js';
+import { isRenewed, renewedTtl } from './renewed-ttl.js';
 import type { Lock, OnLost } from './types.js';
 import { validateTtl } from './validate.js';
 
@@ -35,6 +36,14 @@ export class Lease implements OwnerRef {
   observed = false;
   /** Local, conservative estimate of the server-side expiry. */
   deadline: number;
+  /** Length of the last grant or renewal as the backend reported it (usually `ttlMs`). */
+  grantMs: number;
+  /**
+   * The watchdog's last renewal was cut short to end at `maxHoldUntil`: no more renewals, and
+   * the expiry that follows is the max-hold loss (a backend that grants less than asked, as
+   * Redlock does, ends a little before `maxHoldUntil` itself).
+   */
+  capped = false;
   maxHoldUntil: number;
   /** Last renewal error, reported as the cause if the lease then runs out. */
   lastError: unknown;
@@ -61,6 +70,7 @@ export class Lease implements OwnerRef {
   ) {
     this.grantedAt = requestStart;
     this.deadline = requestStart + grantTtlMs;
+    this.grantMs = grantTtlMs;
     this.maxHoldUntil = requestStart + maxHoldMs;
   }
 
@@ -79,7 +89,7 @@ export class Lease implements OwnerRef {
   /** Declares the loss of a lease whose deadline has passed; the reason says why it ran out. */
   expireIfDue(now: number): void {
     if (this.state !== 'held' || now < this.deadline) return;
-    this.lose(now >= this.maxHoldUntil ? 'max-hold' : 'expired', this.lastError);
+    this.lose(this.capped || now >= this.maxHoldUntil ? 'max-hold' : 'expired', this.lastError);
   }
 
   /**
@@ -98,14 +108,23 @@ export class Lease implements OwnerRef {
     return this.autoExtend || this.observed;
   }
 
-  /** Renew once the remaining time falls to two thirds of the TTL (about every ttl/3). */
+  /**
+   * Renew once the remaining time falls to two thirds of the last grant (about every ttl/3), of
+   * what the backend granted rather than what was asked, so a backend that grants less (Redlock's
+   * validity) does not make every renewal due at once.
+   */
   get renewAt(): number {
-    return this.deadline - (this.ttlMs * 2) / 3;
+    return this.deadline - (this.grantMs * 2) / 3;
   }
 
-  /** A successful extend or re-entry that started at `start` set the expiry `ttlMs` later. */
-  extended(start: number, ttlMs: number): void {
-    this.deadline = Math.max(this.deadline, start + ttlMs);
+  /**
+   * A successful renewal (`exact`: it set the expiry, which may shorten it) or re-entry (never
+   * shortens) that started at `start` put the expiry at least `ttlMs` later. Renewals of one
+   * lease never overlap (see `extendNow`), so the last one to finish is the one the server kept.
+   */
+  extended(start: number, ttlMs: number, exact = false): void {
+    this.deadline = exact ? start + ttlMs : Math.max(this.deadline, start + ttlMs);
+    this.grantMs = this.deadline - start;
     this.lastError = undefined;
     if (this.state === 'held' && this.timed) this.host.schedule(this);
   }
@@ -164,9 +183,20 @@ export class Lease implements OwnerRef {
 
   /** Owner-checked extension on the caller's request. */
   async extendNow(ttlMs: number): Promise<void> {
+    // One renewal at a time, the watchdog's included: with two in flight the server keeps
+    // whichever ran last, and a shorter TTL could end the lock before our estimate says.
+    while (this.inflight) await this.inflight.catch(() => {});
     if (this.state !== 'held') throw new LockNotHeldError(this.key);
     const start = monotonicNow();
-    const ok = await this.host.backend.extend({ key: this.key, owner: this.owner, ttlMs });
+    const call = this.host.backend.extend({ key: this.key, owner: this.owner, ttlMs });
+    this.inflight = call;
+    let result: ExtendResult;
+    try {
+      result = await call;
+    } finally {
+      if (this.inflight === call) this.inflight = undefined;
+    }
+    const ok = isRenewed(result);
     publish('extend', () => ({
       key: this.key,
       ok,
@@ -178,7 +208,7 @@ export class Lease implements OwnerRef {
       throw new LockNotHeldError(this.key);
     }
     if (this.state !== 'held') throw new LockNotHeldError(this.key);
-    this.extended(start, ttlMs);
+    this.extended(start, renewedTtl(result, ttlMs), true);
   }
 }
 

@@ -1,8 +1,9 @@
-import type { AcquireRequest, LockBackend } from './backend.js';
+import type { AcquireRequest, ExtendResult, LockBackend } from './backend.js';
 import { monotonicNow } from './clock.js';
 import { publish } from './diagnostics.js';
 import { MinHeap } from './heap.js';
 import type { Lease } from './lease.js';
+import { isRenewed, renewedTtl } from './renewed-ttl.js';
 
 interface Entry {
   readonly at: number;
@@ -98,7 +99,7 @@ export class Watchdog {
       ttlMs: Math.max(1, Math.min(lease.ttlMs, Math.ceil(lease.maxHoldUntil - start))),
     }));
     const results = this.#send(requests);
-    const settleAll = (oks: (boolean | Error)[] | undefined, error: unknown): void => {
+    const settleAll = (oks: (ExtendResult | Error)[] | undefined, error: unknown): void => {
       for (const [i, lease] of leases.entries())
         this.#settle(lease, start, requests[i]!.ttlMs, oks?.[i], error);
     };
@@ -113,7 +114,7 @@ export class Watchdog {
     }
   }
 
-  async #send(requests: AcquireRequest[]): Promise<(boolean | Error)[]> {
+  async #send(requests: AcquireRequest[]): Promise<(ExtendResult | Error)[]> {
     if (this.backend.extendMany && this.backend.capabilities.batchExtend) {
       return this.backend.extendMany(requests);
     }
@@ -127,22 +128,24 @@ export class Watchdog {
     lease: Lease,
     start: number,
     ttlMs: number,
-    ok: boolean | Error | undefined,
+    answer: ExtendResult | Error | undefined,
     batchError: unknown,
   ): void {
     lease.inflight = undefined;
-    const error = ok instanceof Error ? ok : batchError;
+    const error = answer instanceof Error ? answer : batchError;
+    const ok = !(answer instanceof Error) && isRenewed(answer);
     publish('extend', () => ({
       key: lease.key,
-      ok: ok === true,
+      ok,
       durationMs: monotonicNow() - start,
       error,
       watchdog: true,
     }));
     if (lease.state !== 'held' || this.#stopped) return;
-    if (ok === true) {
-      lease.extended(start, ttlMs);
-    } else if (ok === false) {
+    if (ok) {
+      if (ttlMs < lease.ttlMs) lease.capped = true;
+      lease.extended(start, renewedTtl(answer, ttlMs), true);
+    } else if (answer === false) {
       lease.lose('not-held');
     } else {
       // Transient failure: retry soon; the expiry event declares the loss if none succeeds in time.
@@ -160,7 +163,12 @@ export class Watchdog {
  * the lease then runs out and is reported lost with reason `max-hold`.
  */
 function renewable(lease: Lease): boolean {
-  return lease.autoExtend && lease.inflight === undefined && lease.deadline < lease.maxHoldUntil;
+  return (
+    lease.autoExtend &&
+    lease.inflight === undefined &&
+    !lease.capped &&
+    lease.deadline < lease.maxHoldUntil
+  );
 }
 
 function toError(reason: unknown): Error {

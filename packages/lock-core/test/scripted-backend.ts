@@ -1,4 +1,4 @@
-import type { AcquireRequest, LockBackend } from '../src/index.js';
+import type { AcquireRequest, ExtendResult, LockBackend } from '../src/index.js';
 import { MemoryStore, memoryBackend } from '../src/index.js';
 
 export type Fault = 'none' | 'throw' | 'hang';
@@ -14,6 +14,12 @@ export function scriptedBackend(
   const inner = memoryBackend({ store });
   const log: string[] = [];
   const faults = { extend: 'none' as Fault, acquire: 'none' as Fault };
+  /** When set, a successful extend reports this length instead of `true`. */
+  const report = { extendTtlMs: undefined as number | undefined };
+  const renew = async (r: AcquireRequest): Promise<ExtendResult> => {
+    const ok = await inner.extend(r);
+    return ok && report.extendTtlMs !== undefined ? { ttlMs: report.extendTtlMs } : ok;
+  };
   const hung: (() => void)[] = [];
   const apply = <T>(fault: Fault, run: () => Promise<T>): Promise<T> => {
     if (fault === 'throw') return Promise.reject(new Error('injected driver failure'));
@@ -34,7 +40,7 @@ export function scriptedBackend(
     },
     extend: (r) => {
       log.push(`extend ${r.key}`);
-      return apply(faults.extend, () => inner.extend(r));
+      return apply(faults.extend, () => renew(r));
     },
     release: (r) => {
       log.push(`release ${r.key}`);
@@ -47,7 +53,7 @@ export function scriptedBackend(
       ? {
           extendMany: (rs: readonly AcquireRequest[]) => {
             log.push(`extendMany ${rs.length}`);
-            return apply(faults.extend, () => Promise.all(rs.map((r) => inner.extend(r))));
+            return apply(faults.extend, () => Promise.all(rs.map(renew)));
           },
         }
       : {}),
@@ -57,6 +63,7 @@ export function scriptedBackend(
     store,
     log,
     faults,
+    report,
     releaseHung: () => {
       for (const resume of hung.splice(0)) resume();
     },

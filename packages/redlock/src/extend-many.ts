@@ -1,4 +1,4 @@
-import type { AcquireRequest } from '@dlock/lock-core';
+import type { AcquireRequest, ExtendResult } from '@dlock/lock-core';
 import { COMMANDS, lockKeys } from '@dlock/lock-redis/internals';
 import { quorumError } from './errors.js';
 import { onAllNodes } from './fan-out.js';
@@ -13,7 +13,7 @@ type ExtendPipeline = Record<string, (...args: Array<string | number>) => unknow
 /**
  * `extend` for many locks: one pipeline per node, all nodes at once, so a batch costs about one
  * round trip however many locks it renews. Each lock is judged like a single extend (a majority
- * inside the new validity: `true`; too few holders for any majority: `false`). When some lock's
+ * inside the new validity: renewed, with the validity left; too few holders for any majority: `false`). When some lock's
  * answer is unknown because nodes did not answer, the whole batch rejects: the SPI has no
  * per-lock "unknown", and `false` would declare a lock lost that may still be held. The core then
  * retries each of them; definite losses show up as `false` then.
@@ -21,7 +21,7 @@ type ExtendPipeline = Record<string, (...args: Array<string | number>) => unknow
 export async function extendManyOnQuorum(
   q: Quorum,
   requests: readonly AcquireRequest[],
-): Promise<boolean[]> {
+): Promise<ExtendResult[]> {
   if (requests.length === 0) return [];
   const start = q.now();
   const outcomes = await onAllNodes(
@@ -56,7 +56,7 @@ export async function extendManyOnQuorum(
       else if (answer === undefined) unknown++;
     }
     const validity = validityMs(request.ttlMs, elapsed, driftMs(request.ttlMs, q.driftFactor));
-    if (renewed >= q.size && validity >= 1) return true;
+    if (renewed >= q.size && validity >= 1) return { ttlMs: validity };
     if (renewed + unknown < q.size) return false;
     const error = quorumError(
       'extend',

@@ -1,4 +1,4 @@
-import type { AcquireRequest } from '@dlock/lock-core';
+import type { AcquireRequest, ExtendResult } from '@dlock/lock-core';
 import { COMMANDS, lockKeys } from '@dlock/lock-redis/internals';
 import { quorumError } from './errors.js';
 import { answers, onAllNodes } from './fan-out.js';
@@ -7,12 +7,13 @@ import { driftMs, validityMs } from './validity.js';
 
 /**
  * Owner-checked renewal on every node at once (lock-redis's extend script: PEXPIRE only, so an
- * expired node is never revived). `true` only with a majority renewed inside the new validity.
+ * expired node is never revived). Renewed (with the validity left) only with a majority renewed
+ * inside the new validity.
  * `false` when too few nodes hold it for any majority, even counting those that did not answer:
  * the lock is lost, and the core aborts `lock.signal`. Otherwise (nodes down or slow) it is
  * unknown, and the rejection lets the watchdog retry until the TTL runs out.
  */
-export async function extendOnQuorum(q: Quorum, request: AcquireRequest): Promise<boolean> {
+export async function extendOnQuorum(q: Quorum, request: AcquireRequest): Promise<ExtendResult> {
   const keys = lockKeys(q.prefix, request.key);
   const start = q.now();
   const outcomes = await onAllNodes(
@@ -31,7 +32,9 @@ export async function extendOnQuorum(q: Quorum, request: AcquireRequest): Promis
     q.now() - start,
     driftMs(request.ttlMs, q.driftFactor),
   );
-  if (renewed >= q.size && validity >= 1) return true;
+  // The validity, not the requested TTL: the core's estimate (and lock.signal) then ends where
+  // Redlock's guarantee does, inside the drift allowance, as it does for a grant.
+  if (renewed >= q.size && validity >= 1) return { ttlMs: validity };
   if (renewed + failed < q.size) return false;
   throw quorumError(
     'extend',
