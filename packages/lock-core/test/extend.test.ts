@@ -1,15 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createLockClient, LockLostError } from '../src/index.js';
+import { useFakeClock } from './fake-clock.js';
 import { scriptedBackend } from './scripted-backend.js';
 
-beforeEach(() => {
-  vi.useFakeTimers({
-    toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'performance', 'Date'],
-  });
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeClock();
 
 describe('extend() and the expiry estimate', () => {
   it('a shorter extend() shortens the estimate, and the signal aborts when it runs out', async () => {

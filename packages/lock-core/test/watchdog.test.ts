@@ -1,15 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createLockClient, LockBackendError, LockLostError } from '../src/index.js';
+import { useFakeClock } from './fake-clock.js';
 import { scriptedBackend } from './scripted-backend.js';
 
-beforeEach(() => {
-  vi.useFakeTimers({
-    toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'performance', 'Date'],
-  });
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+useFakeClock();
 
 describe('watchdog', () => {
   it('renews about every ttl/3 and keeps the lock for many TTLs', async () => {
