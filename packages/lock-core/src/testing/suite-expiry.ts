@@ -67,4 +67,21 @@ export function expirySuite(kit: Kit): void {
     );
     assert.equal(await b.inspect(key), null, 'extend after release re-created the lock');
   });
+
+  it(
+    'extend() to less than what is left shortens the lock: the next owner need not wait out the first TTL',
+    async () => {
+      const [a, b] = [await kit.client(), await kit.client()];
+      const key = kit.key('shorten');
+      const lock = await a.acquire(key, { ttlMs: kit.ttl * 4 });
+      await lock.extend(kit.ttl);
+      assert.ok(lock.expiresAt <= Date.now() + kit.ttl, 'the estimate kept the longer lease');
+      // Unshortened, the first lease would outlast this wait.
+      const next = await b.acquire(key, { waitTimeoutMs: kit.ttl * 3 });
+      assert.ok(next.fencingToken > lock.fencingToken);
+      assert.equal(lock.held, false);
+      await next.release();
+    },
+    kit.timeoutMs,
+  );
 }
