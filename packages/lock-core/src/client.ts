@@ -7,8 +7,9 @@ import { channels } from './diagnostics.js';
 import { LockArgumentError, LockClosedError } from './errors.js';
 import { guardBackend } from './guard-backend.js';
 import { KeyQueue, type Promotion } from './key-queue.js';
-import { Lease, type LeaseHost, LockHandle } from './lease.js';
+import { Lease, type LeaseHost } from './lease.js';
 import { LeaseTable } from './lease-table.js';
+import { LockHandle } from './lock-handle.js';
 import {
   type CallKind,
   type CallOptions,

@@ -1,0 +1,53 @@
+import { monotonicNow, toEpoch } from './clock.js';
+import { LockNotHeldError } from './errors.js';
+import type { Lease } from './lease.js';
+import type { Lock, OnLost } from './types.js';
+import { validateTtl } from './validate.js';
+
+/** The user's handle on one hold of a lease. */
+export class LockHandle implements Lock {
+  #released = false;
+
+  constructor(
+    readonly lease: Lease,
+    readonly onLost: OnLost | undefined,
+  ) {
+    lease.holds++;
+    lease.handles.push(this);
+    if (onLost) lease.observe();
+  }
+
+  get key(): string {
+    return this.lease.key;
+  }
+  get fencingToken(): bigint {
+    return this.lease.fencingToken;
+  }
+  get signal(): AbortSignal {
+    return this.lease.signal;
+  }
+  get expiresAt(): number {
+    return toEpoch(this.lease.deadline);
+  }
+  get held(): boolean {
+    return !this.#released && this.lease.state === 'held' && monotonicNow() < this.lease.deadline;
+  }
+
+  async extend(ttlMs?: number): Promise<void> {
+    const ttl = ttlMs === undefined ? this.lease.ttlMs : validateTtl('ttlMs', ttlMs);
+    if (this.#released)
+      throw new LockNotHeldError(this.key, `Lock "${this.key}" was released by this handle`);
+    await this.lease.extendNow(ttl);
+  }
+
+  release(): Promise<boolean> {
+    if (this.#released) return Promise.resolve(false);
+    this.#released = true;
+    this.lease.handles.splice(this.lease.handles.indexOf(this), 1);
+    return this.lease.releaseOne();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.release();
+  }
+}
