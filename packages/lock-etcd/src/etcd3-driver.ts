@@ -4,17 +4,11 @@
  * reconnect and replays from the last revision it saw).
  */
 import { LockBackendError } from '@dlock/lock-core';
-import type { IKeyValue, IRangeRequest, IRequestOp, Lease } from 'etcd3';
+import type { IKeyValue, IRangeRequest, IRequestOp } from 'etcd3';
 import type { EtcdClientLike } from './client-types.js';
-import type {
-  DeleteWatch,
-  Enqueued,
-  EtcdDriver,
-  SessionLease,
-  Standing,
-  StoredKey,
-  WatchHandlers,
-} from './driver.js';
+import type { Enqueued, EtcdDriver, Standing, StoredKey } from './driver.js';
+import { openLease } from './etcd3-lease.js';
+import { watchDeletes } from './etcd3-watch.js';
 import { isContender, prefixRangeEnd } from './keys.js';
 
 const NAME = 'etcd';
@@ -252,114 +246,4 @@ export function createEtcd3Driver(client: EtcdClientLike, requestTimeoutMs: numb
       return call('watch', () => watchDeletes(client, target, fromRevision, handlers));
     },
   };
-}
-
-async function openLease(
-  client: EtcdClientLike,
-  ttlSeconds: number,
-  requestTimeoutMs: number,
-): Promise<SessionLease> {
-  const sentAt = performance.now();
-  const lease: Lease = client.lease(ttlSeconds, { autoKeepAlive: true });
-  const listeners: ((cause: unknown) => void)[] = [];
-  let lostCause: { cause: unknown } | undefined;
-  let ttlMs = ttlSeconds * 1000;
-  let guaranteedUntil = sentAt + ttlMs;
-  // Send times of keepalives not yet answered; answers arrive in order on the stream.
-  let fired: number[] = [];
-  const acknowledged = (sent: number, ttl: string | number): void => {
-    const seconds = Number(ttl);
-    if (seconds > 0) {
-      ttlMs = seconds * 1000;
-      guaranteedUntil = Math.max(guaranteedUntil, sent + ttlMs);
-    }
-  };
-  lease.on('keepaliveEstablished', () => {
-    fired = [];
-  });
-  lease.on('keepaliveFired', () => {
-    fired.push(performance.now());
-  });
-  lease.on('keepaliveSucceeded', (res: { TTL: string }) => {
-    const sent = fired.shift();
-    if (sent !== undefined) acknowledged(sent, res.TTL);
-  });
-  lease.on('lost', (cause: unknown) => {
-    if (lostCause) return;
-    lostCause = { cause };
-    for (const listener of listeners.splice(0)) listener(cause);
-  });
-  let id: string;
-  try {
-    id = await withTimeout(lease.grant(), requestTimeoutMs, 'lease grant');
-  } catch (error) {
-    lease.release();
-    throw error;
-  }
-  return {
-    id,
-    get ttlMs() {
-      return ttlMs;
-    },
-    get guaranteedUntil() {
-      return guaranteedUntil;
-    },
-    onLost(listener) {
-      if (lostCause) queueMicrotask(() => listener(lostCause!.cause));
-      else listeners.push(listener);
-    },
-    async refresh() {
-      const sent = performance.now();
-      const res = await lease.keepaliveOnce({ deadline: Date.now() + requestTimeoutMs });
-      acknowledged(sent, res.TTL);
-    },
-    async revoke() {
-      await lease.revoke({ deadline: Date.now() + requestTimeoutMs });
-    },
-    close() {
-      // etcd3's release(): stop the keepalive and let the lease expire on its own.
-      lease.release();
-    },
-  };
-}
-
-async function watchDeletes(
-  client: EtcdClientLike,
-  target: { readonly key: string } | { readonly prefix: string },
-  fromRevision: bigint | undefined,
-  handlers: WatchHandlers,
-): Promise<DeleteWatch> {
-  let builder = client.watch();
-  builder = 'key' in target ? builder.key(target.key) : builder.prefix(target.prefix);
-  builder = builder.only('delete');
-  if (fromRevision !== undefined) builder = builder.startRevision(String(fromRevision));
-  const watcher = await builder.create();
-  let disconnected = false;
-  watcher.on('delete', () => handlers.onDelete());
-  watcher.on('disconnected', () => {
-    disconnected = true;
-  });
-  watcher.on('connected', () => {
-    if (!disconnected) return;
-    disconnected = false;
-    handlers.onResync();
-  });
-  // A non-recoverable watch error (a compacted start revision, a permission change): the stream is
-  // gone, so the caller must re-read rather than wait for an event that will not come.
-  watcher.on('error', () => handlers.onResync());
-  let closing: Promise<void> | undefined;
-  return {
-    close() {
-      closing ??= watcher.cancel().catch(() => {});
-      return closing;
-    },
-  };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
