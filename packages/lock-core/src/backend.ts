@@ -43,6 +43,16 @@ export interface BackendCapabilities {
   readonly ttlGranularityMs: number;
   /** `extendMany()` is implemented: the watchdog renews many locks in one round trip. */
   readonly batchExtend: boolean;
+  /**
+   * The server applies this backend's requests in the order the calls were made (each call
+   * writes its request before it first yields, on one connection per server, as ioredis does).
+   * The core then lets the next local waiter ask for a key right after the release was sent,
+   * not after its reply: a hand-off inside one process costs one round trip, not two. A backend
+   * that answered out of order would lose only speed (the early attempt is refused and the
+   * waiter waits for the release event). Optional.
+   * @default false
+   */
+  readonly orderedRequests?: boolean;
 }
 
 /** Identifies one hold: the lock's key and the secret owner token of the holder. */

@@ -240,16 +240,22 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     this.#leases.delete(lease);
   }
 
-  released(key: string): void {
-    // Watching waiters hear the backend's event; polling ones would otherwise sleep on.
+  released(key: string, sent: boolean): void {
+    // Watching waiters hear the backend's event, polling ones would otherwise sleep on; a
+    // release only sent (ordered backends) wakes either kind, to ask right behind it.
     const head = this.#queues.get(key)?.head;
-    if (head?.strategy === 'poll') head.wake();
+    if (head && (sent || head.strategy === 'poll')) head.wake();
+  }
+
+  /** Whether a lease of this client holds `key`: a release event then is stale (see KeyQueue). */
+  holdsHere(key: string): boolean {
+    return this.#leases.holds(key);
   }
 
   queueFor(key: string): KeyQueue {
     let queue = this.#queues.get(key);
     if (!queue) {
-      queue = new KeyQueue(key, this.backend);
+      queue = new KeyQueue(key, this.backend, () => this.holdsHere(key));
       this.#queues.set(key, queue);
     }
     return queue;

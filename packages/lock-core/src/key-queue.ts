@@ -78,6 +78,13 @@ export class KeyQueue {
   constructor(
     readonly key: string,
     private readonly backend: LockBackend,
+    /**
+     * Whether this client holds the key right now. A release event heard then is stale (the
+     * echo of our own release, whose waiter was woken already) or moot (the key is ours): waking
+     * the head would only buy a refused attempt. Were our lease already gone on the server
+     * without our knowing, the head still re-checks when that lease's TTL would have run out.
+     */
+    private readonly heldHere: () => boolean,
   ) {}
 
   get head(): Waiter | undefined {
@@ -116,7 +123,9 @@ export class KeyQueue {
   async ensureWatch(): Promise<boolean> {
     if (this.#live) return false;
     if (!this.#watch) {
-      const watching = this.backend.watch!(this.key, () => this.head?.wake());
+      const watching = this.backend.watch!(this.key, () => {
+        if (!this.heldHere()) this.head?.wake();
+      });
       this.#watch = watching;
       watching.then(
         () => {

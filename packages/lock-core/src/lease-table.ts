@@ -43,6 +43,15 @@ export class LeaseTable {
     }
   }
 
+  /** Whether some lease of `key` is held (not releasing, released or lost). */
+  holds(key: string): boolean {
+    const entry = this.#byKey.get(key);
+    if (entry === undefined) return false;
+    if (!(entry instanceof Map)) return entry.state === 'held';
+    for (const lease of entry.values()) if (lease.state === 'held') return true;
+    return false;
+  }
+
   /** Removes `lease` if it is still the one on record for its key and owner. */
   delete(lease: Lease): void {
     const entry = this.#byKey.get(lease.key);

@@ -16,8 +16,11 @@ export interface LeaseHost {
   unschedule(lease: Lease): void;
   /** The lease no longer belongs to the client's table of held locks. */
   forget(lease: Lease): void;
-  /** The key was freed by this client: wake a local waiter where no backend event will. */
-  released(key: string): void;
+  /**
+   * The key was freed by this client: wake a local waiter where no backend event will, or at
+   * once (`sent`: the release is on its way on a backend that applies requests in order).
+   */
+  released(key: string, sent: boolean): void;
 }
 
 type LeaseState = 'held' | 'releasing' | 'released' | 'lost';
@@ -163,7 +166,12 @@ export class Lease implements OwnerRef {
     if (this.inflight) await this.inflight.catch(() => {});
     const started = channels.release.hasSubscribers ? monotonicNow() : 0;
     try {
-      const result = await this.host.backend.release(this);
+      const releasing = this.host.backend.release(this);
+      // Requests applied in call order: the next local waiter's attempt can follow the release
+      // on the wire, served right after it, instead of waiting a round trip for the reply.
+      const early = last && this.host.backend.capabilities.orderedRequests === true;
+      if (early) this.host.released(this.key, true);
+      const result = await releasing;
       if (channels.release.hasSubscribers) {
         channels.release.publish({ key: this.key, result, heldMs: started - this.grantedAt });
       }
@@ -171,7 +179,7 @@ export class Lease implements OwnerRef {
         this.lose('not-held');
         return false;
       }
-      if (result === 'released') this.host.released(this.key);
+      if (result === 'released' && !early) this.host.released(this.key, false);
       return true;
     } finally {
       if (last) {

@@ -8,12 +8,12 @@ export type Fault = 'none' | 'throw' | 'hang';
  * hang, to drive the core's failure paths deterministically (with fake timers).
  */
 export function scriptedBackend(
-  options: { store?: MemoryStore; batch?: boolean; native?: boolean } = {},
+  options: { store?: MemoryStore; batch?: boolean; native?: boolean; ordered?: boolean } = {},
 ) {
   const store = options.store ?? new MemoryStore();
   const inner = memoryBackend({ store });
   const log: string[] = [];
-  const faults = { extend: 'none' as Fault, acquire: 'none' as Fault };
+  const faults = { extend: 'none' as Fault, acquire: 'none' as Fault, release: 'none' as Fault };
   /** When set, a successful extend reports this length instead of `true`. */
   const report = { extendTtlMs: undefined as number | undefined };
   const renew = async (r: AcquireRequest): Promise<ExtendResult> => {
@@ -33,6 +33,7 @@ export function scriptedBackend(
       ...inner.capabilities,
       batchExtend: options.batch ?? false,
       nativeWait: options.native ?? false,
+      orderedRequests: options.ordered ?? false,
     },
     tryAcquire: (r) => {
       log.push(`acquire ${r.key}`);
@@ -44,7 +45,7 @@ export function scriptedBackend(
     },
     release: (r) => {
       log.push(`release ${r.key}`);
-      return inner.release(r);
+      return apply(faults.release, () => inner.release(r));
     },
     inspect: (k) => inner.inspect(k),
     watch: (k, f) => inner.watch!(k, f),

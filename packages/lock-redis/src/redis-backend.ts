@@ -23,6 +23,9 @@ const CAPABILITIES: BackendCapabilities = Object.freeze({
   orderedWaiters: false,
   ttlGranularityMs: 1,
   batchExtend: true,
+  // Each script call is written to the key's one connection before the call returns, and Redis
+  // runs one connection's commands in order: a waiter's acquire may follow a release unawaited.
+  orderedRequests: true,
 });
 
 /**

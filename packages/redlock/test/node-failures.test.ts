@@ -155,7 +155,9 @@ describe.skipIf(!binaries.available)('redlock with failing nodes (5 redis-server
         clients,
         prefix: PREFIX,
         nodeTimeoutMs: NODE_TIMEOUT_MS,
-        restartQuarantineMs: 1_000,
+        // Long enough that a slow restart and reconnect on a loaded machine (uptime is read in
+        // whole seconds) cannot end the quarantine before the first check below.
+        restartQuarantineMs: 4_000,
       });
       backends.push(guarded);
       // Every node has been up for longer than the quarantine by now, or becomes so.
@@ -182,7 +184,7 @@ describe.skipIf(!binaries.available)('redlock with failing nodes (5 redis-server
       const grant = await unguarded.tryAcquire({ key: 'quarantine', owner: 'u', ttlMs: 5_000 });
       expect(grant.acquired).toBe(true);
       expect(await unguarded.release({ key: 'quarantine', owner: 'u' })).toBe('released');
-      // Once the restarted nodes are 1 s old, the guarded backend grants again.
+      // Once the restarted nodes are 4 s old, the guarded backend grants again.
       await waitUntil(
         async () =>
           (

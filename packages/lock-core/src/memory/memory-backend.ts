@@ -50,6 +50,8 @@ export function memoryBackend(options: MemoryBackendOptions = {}): LockBackend {
       orderedWaiters: false,
       ttlGranularityMs: 1,
       batchExtend: false,
+      // Every call takes effect before it returns its promise.
+      orderedRequests: true,
     },
 
     async tryAcquire({ key, owner, ttlMs }: AcquireRequest): Promise<AcquireResult> {
