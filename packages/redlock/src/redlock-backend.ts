@@ -17,6 +17,9 @@ const CAPABILITIES: BackendCapabilities = Object.freeze({
   orderedWaiters: false,
   ttlGranularityMs: 1,
   batchExtend: true,
+  // Every call is written to each node's one connection before it returns, and each node runs its
+  // connection's commands in order: a local waiter's attempt may follow a release unawaited.
+  orderedRequests: true,
 });
 
 /**
