@@ -3,7 +3,8 @@ import { fullJitterDelay } from './backoff.js';
 import { monotonicNow } from './clock.js';
 import { LockTimeoutError } from './errors.js';
 import { Interrupt } from './interrupt.js';
-import { type KeyQueue, type Promotion, Waiter } from './key-queue.js';
+import { type Promotion, Waiter } from './key-queue.js';
+import type { WaiterQueues } from './waiter-queues.js';
 
 /** Without a TTL hint from the backend, a watching waiter re-checks at least this often. */
 const FALLBACK_RECHECK_MS = 1_000;
@@ -12,18 +13,8 @@ export interface AcquireHost {
   readonly backend: LockBackend;
   /** Aborted with `LockClosedError` when the client closes. */
   readonly closeSignal: AbortSignal;
-  /** The key's queue, created on first use. */
-  queueFor(key: string): KeyQueue;
-  /**
-   * Claims the head of the key's local queue for a first attempt, if nobody waits or holds it.
-   * While claimed, later arrivals queue behind it instead of asking the backend themselves.
-   */
-  reserveHead(key: string): boolean;
-  /** Whether a first attempt holds the key's head right now. */
-  headReserved(key: string): boolean;
-  /** Ends a claim; the first waiter, if any, takes over as `promotion` says (`null`: nobody). */
-  releaseHead(key: string, promotion: Promotion | null): void;
-  dropQueueIfEmpty(queue: KeyQueue): void;
+  /** The client's local waiter queues. */
+  readonly queues: WaiterQueues;
 }
 
 export interface AcquireParams {
@@ -54,7 +45,7 @@ export async function acquireWithWait(host: AcquireHost, p: AcquireParams): Prom
   const begun = monotonicNow();
   // Re-entries never wait behind local waiters. Everyone else keeps arrival order: the first
   // arrival asks at once while holding the head of the key's queue, later ones line up behind it.
-  const mayAsk = p.strategy !== 'native' && (p.reentry || host.reserveHead(p.key));
+  const mayAsk = p.strategy !== 'native' && (p.reentry || host.queues.reserveHead(p.key));
   const holdsHead = mayAsk && !p.reentry;
   let first: AcquireResult | undefined;
   if (mayAsk && p.signal === undefined) {
@@ -62,15 +53,15 @@ export async function acquireWithWait(host: AcquireHost, p: AcquireParams): Prom
     try {
       first = await host.backend.tryAcquire(p);
     } catch (error) {
-      if (holdsHead) host.releaseHead(p.key, 'try');
+      if (holdsHead) host.queues.releaseHead(p.key, 'try');
       throw error;
     }
     if (first.acquired) {
-      if (holdsHead) host.releaseHead(p.key, { heldForMs: first.ttlMs });
+      if (holdsHead) host.queues.releaseHead(p.key, { heldForMs: first.ttlMs });
       return { result: first, start: begun };
     }
     if (p.waitTimeoutMs === 0) {
-      if (holdsHead) host.releaseHead(p.key, 'try');
+      if (holdsHead) host.queues.releaseHead(p.key, 'try');
       throw new LockTimeoutError(p.key, p.waitTimeoutMs);
     }
   }
@@ -97,7 +88,7 @@ export async function acquireWithWait(host: AcquireHost, p: AcquireParams): Prom
       const asked = await tryOnce();
       if (asked.result.acquired || p.waitTimeoutMs === 0) {
         if (holdsHead)
-          host.releaseHead(
+          host.queues.releaseHead(
             p.key,
             asked.result.acquired ? { heldForMs: asked.result.ttlMs } : 'try',
           );
@@ -110,11 +101,11 @@ export async function acquireWithWait(host: AcquireHost, p: AcquireParams): Prom
     }
     joined = true;
     // The arrival that held the head takes its place at the front, knowing the lock is busy.
-    if (holdsHead) host.releaseHead(p.key, null);
+    if (holdsHead) host.queues.releaseHead(p.key, null);
     const retryAfterMs = first && !first.acquired ? first.retryAfterMs : undefined;
     return await waitInQueue(host, p, interrupt, tryOnce, holdsHead ? { retryAfterMs } : undefined);
   } catch (error) {
-    if (holdsHead && !joined) host.releaseHead(p.key, 'try');
+    if (holdsHead && !joined) host.queues.releaseHead(p.key, 'try');
     throw error;
   } finally {
     interrupt.dispose();
@@ -134,11 +125,11 @@ async function waitInQueue(
   tryOnce: () => Promise<Attempt>,
   front: { retryAfterMs: number | undefined } | undefined,
 ): Promise<Attempt> {
-  const queue = host.queueFor(p.key);
+  const queue = host.queues.queueFor(p.key);
   const waiter = new Waiter(p.strategy === 'watch' ? 'watch' : 'poll');
   let handOver: Promotion = 'try';
   if (front) queue.takeHead(waiter);
-  else queue.join(waiter, !host.headReserved(p.key));
+  else queue.join(waiter, !host.queues.headReserved(p.key));
   try {
     const promotion = front ? 'try' : await interrupt.race(waiter.turn());
     let skipAsk = promotion !== 'try' || (front !== undefined && waiter.strategy === 'poll');
@@ -160,7 +151,7 @@ async function waitInQueue(
   } finally {
     waiter.cancelNap();
     queue.leave(waiter, handOver);
-    host.dropQueueIfEmpty(queue);
+    host.queues.dropQueueIfEmpty(queue);
   }
 }
 

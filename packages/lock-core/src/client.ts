@@ -6,7 +6,6 @@ import { findReentryOwner, runInFrame } from './context.js';
 import { channels } from './diagnostics.js';
 import { LockArgumentError, LockClosedError } from './errors.js';
 import { guardBackend } from './guard-backend.js';
-import { KeyQueue, type Promotion } from './key-queue.js';
 import { Lease, type LeaseHost } from './lease.js';
 import { LeaseTable } from './lease-table.js';
 import { LockHandle } from './lock-handle.js';
@@ -20,6 +19,7 @@ import {
 import { defaultClientId, holderOf, newOwnerToken } from './owner.js';
 import type { Lock, LockClient, LockClientOptions, LockInfo, UsingOptions } from './types.js';
 import { validateFunction, validateKey } from './validate.js';
+import { WaiterQueues } from './waiter-queues.js';
 import { Watchdog } from './watchdog.js';
 
 /**
@@ -36,9 +36,7 @@ class Client implements LockClient, LeaseHost, AcquireHost {
   readonly #noOptions: Record<CallKind, CallOptions>;
   readonly #watchdog: Watchdog;
   readonly #leases = new LeaseTable();
-  readonly #queues = new Map<string, KeyQueue>();
-  /** Keys whose first attempt is in flight (see `reserveHead`). */
-  readonly #reservedHeads = new Set<string>();
+  readonly queues: WaiterQueues;
   readonly #closer = new AbortController();
   #closing: Promise<void> | undefined;
 
@@ -49,6 +47,7 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     this.#defaults = normalizeClientOptions(options);
     this.#noOptions = defaultCallOptions(this.#defaults, backend.capabilities);
     this.#clientId = this.#defaults.clientId ?? defaultClientId();
+    this.queues = new WaiterQueues(backend, (key) => this.#leases.holds(key));
     this.#watchdog = new Watchdog(
       backend,
       this.#defaults.watchdogBatchSize,
@@ -241,46 +240,7 @@ class Client implements LockClient, LeaseHost, AcquireHost {
   }
 
   released(key: string, sent: boolean): void {
-    // Watching waiters hear the backend's event, polling ones would otherwise sleep on; a
-    // release only sent (ordered backends) wakes either kind, to ask right behind it.
-    const head = this.#queues.get(key)?.head;
-    if (head && (sent || head.strategy === 'poll')) head.wake();
-  }
-
-  /** Whether a lease of this client holds `key`: a release event then is stale (see KeyQueue). */
-  holdsHere(key: string): boolean {
-    return this.#leases.holds(key);
-  }
-
-  queueFor(key: string): KeyQueue {
-    let queue = this.#queues.get(key);
-    if (!queue) {
-      queue = new KeyQueue(key, this.backend, () => this.holdsHere(key));
-      this.#queues.set(key, queue);
-    }
-    return queue;
-  }
-
-  reserveHead(key: string): boolean {
-    if (this.#reservedHeads.has(key) || (this.#queues.get(key)?.waiters.length ?? 0) > 0)
-      return false;
-    this.#reservedHeads.add(key);
-    return true;
-  }
-
-  headReserved(key: string): boolean {
-    return this.#reservedHeads.has(key);
-  }
-
-  releaseHead(key: string, promotion: Promotion | null): void {
-    this.#reservedHeads.delete(key);
-    if (promotion !== null) this.#queues.get(key)?.promoteHead(promotion);
-  }
-
-  dropQueueIfEmpty(queue: KeyQueue): void {
-    if (queue.waiters.length > 0 || this.#queues.get(queue.key) !== queue) return;
-    this.#queues.delete(queue.key);
-    queue.close().catch(() => {});
+    this.queues.released(key, sent);
   }
 
   // ---- shutdown ----
@@ -289,8 +249,6 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     this.#closer.abort(new LockClosedError());
     this.#watchdog.stop();
     const leases = [...this.#leases.values()];
-    const queues = [...this.#queues.values()];
-    this.#queues.clear();
     // Best effort: free what we hold so others need not wait out the TTL.
     await Promise.allSettled([
       ...leases.map(async (lease) => {
@@ -299,7 +257,7 @@ class Client implements LockClient, LeaseHost, AcquireHost {
         lease.lose('client-closed');
         for (let i = 0; i < holds; i++) await this.backend.release(lease);
       }),
-      ...queues.map((queue) => queue.close()),
+      this.queues.closeAll(),
     ]);
     this.#leases.clear();
     await this.backend.close();
