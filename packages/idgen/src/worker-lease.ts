@@ -105,7 +105,12 @@ function workerLease(workerId: number, lock: LeaseLock): WorkerLease {
   };
   return {
     workerId,
-    signal,
+    get signal() {
+      // Reading lock.signal's state settles a loss whose timer has not run yet (after a freeze
+      // or a suspend), which aborts the combined signal too before the caller looks at it.
+      void lock.signal.aborted;
+      return signal;
+    },
     get expiresAt() {
       return lock.expiresAt;
     },

@@ -2,6 +2,7 @@ import type { ExtendResult, LockBackend, OwnerRef } from './backend.js';
 import { monotonicNow } from './clock.js';
 import { channels, publish } from './diagnostics.js';
 import { LockLostError, type LockLostReason, LockNotHeldError } from './errors.js';
+import { liveSignal } from './live-signal.js';
 import type { LockHandle } from './lock-handle.js';
 import { isRenewed, renewedTtl } from './renewed-ttl.js';
 import type { Lock, OnLost } from './types.js';
@@ -56,6 +57,7 @@ export class Lease implements OwnerRef {
   version = 0;
   /** Created on first read of `signal`: most locks are released without anyone listening. */
   #controller: AbortController | undefined;
+  #signal: AbortSignal | undefined;
   #lostError: LockLostError | undefined;
   /** Usually one; more when re-entered. An array is lighter than a Set at that size. */
   readonly handles: LockHandle[] = [];
@@ -78,15 +80,22 @@ export class Lease implements OwnerRef {
   }
 
   get signal(): AbortSignal {
-    if (!this.#controller) {
-      this.#controller = new AbortController();
-      if (this.#lostError) this.#controller.abort(this.#lostError);
+    if (!this.#signal) {
+      const controller = new AbortController();
+      if (this.#lostError) controller.abort(this.#lostError);
+      this.#controller = controller;
+      // Every look at the signal settles an expiry whose timer has not run yet (a busy or
+      // just-resumed event loop, or no timer at all for a lease nobody watched until now).
+      this.#signal = liveSignal(controller, () => this.expireIfDue(monotonicNow()));
       this.observe();
     }
-    // Settle an expiry that already happened but whose timer has not run yet (a busy event loop,
-    // or no timer at all for a lease nobody watched until now).
+    return this.#signal;
+  }
+
+  /** Whether the lease is still held by the estimate at this moment (settling an overdue loss). */
+  get live(): boolean {
     this.expireIfDue(monotonicNow());
-    return this.#controller.signal;
+    return this.state === 'held';
   }
 
   /** Declares the loss of a lease whose deadline has passed; the reason says why it ran out. */

@@ -1,4 +1,4 @@
-import { monotonicNow, toEpoch } from './clock.js';
+import { toEpoch } from './clock.js';
 import { LockNotHeldError } from './errors.js';
 import type { Lease } from './lease.js';
 import type { Lock, OnLost } from './types.js';
@@ -30,7 +30,7 @@ export class LockHandle implements Lock {
     return toEpoch(this.lease.deadline);
   }
   get held(): boolean {
-    return !this.#released && this.lease.state === 'held' && monotonicNow() < this.lease.deadline;
+    return !this.#released && this.lease.live;
   }
 
   async extend(ttlMs?: number): Promise<void> {

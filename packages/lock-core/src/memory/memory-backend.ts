@@ -19,7 +19,7 @@ export interface MemoryBackendOptions {
   store?: MemoryStore;
   /**
    * Clock deciding expiry, in milliseconds.
-   * @default performance.now
+   * @default the lease clock of lock-core (monotonic, and counts time the machine was suspended)
    */
   clock?: MemoryClock;
 }

@@ -1,3 +1,4 @@
+import { monotonicNow } from '../clock.js';
 /** A clock in milliseconds. Inject one to drive expiry in tests. */
 export interface MemoryClock {
   now(): number;
@@ -19,7 +20,7 @@ export class MemoryStore {
   readonly #counters = new Map<string, bigint>();
   readonly #listeners = new Map<string, Set<() => void>>();
 
-  constructor(readonly clock: MemoryClock = { now: () => performance.now() }) {}
+  constructor(readonly clock: MemoryClock = { now: monotonicNow }) {}
 
   /** The live entry for `key`, dropping it if its time has passed. */
   get(key: string): Entry | undefined {
