@@ -17,6 +17,20 @@ export {
   runCounterSections,
   runExclusionWorkers,
 } from './exclusion.js';
+export {
+  describeFaultReport,
+  type FaultContenderLocks,
+  type FaultHolderConfig,
+  type FaultHolderLocks,
+  type FaultScenarioOptions,
+  type FaultScenarioReport,
+  faultHolderConfig,
+  type KillScenarioOptions,
+  runFaultHolder,
+  runFreezeScenario,
+  runKillScenario,
+  type WokeReport,
+} from './fault-scenarios.js';
 export { uniqueName, uniquePrefix } from './names.js';
 export { type FreePortsOptions, freePort, freePorts, probeTcp } from './net.js';
 export {

@@ -19,6 +19,11 @@ export interface ManagedProcess {
   output(): string;
   /** Lines it printed on stdout so far. */
   stdoutLines(): string[];
+  /**
+   * Resolves with the first match of `pattern` in its output (what it printed so far, then as it
+   * prints); rejects if it exits first or nothing matches within `timeoutMs` (default 10000).
+   */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   /** Sends `signal` (default SIGTERM) and waits; SIGKILL after `graceMs`. No-op once exited. */
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<ProcessExit>;
   /** SIGKILL and wait for the exit. */
@@ -136,35 +141,40 @@ export async function startProcess(options: StartProcessOptions): Promise<Manage
     kill() {
       return managed.stop('SIGKILL');
     },
+    waitForOutput(pattern, timeoutMs = 10_000) {
+      return new Promise<RegExpMatchArray>((resolve, reject) => {
+        const check = () => {
+          const match = pattern.exec(output);
+          if (match) finish(match);
+        };
+        const timer = setTimeout(
+          () =>
+            finish(new Error(`${name}: no ${pattern} within ${timeoutMs} ms. Output:\n${output}`)),
+          timeoutMs,
+        );
+        const finish = (result: RegExpMatchArray | Error) => {
+          clearTimeout(timer);
+          listeners.delete(check);
+          if (result instanceof Error) reject(result);
+          else resolve(result);
+        };
+        listeners.add(check);
+        void exited.then(({ code, signal }) => {
+          check();
+          finish(
+            new Error(
+              `${name} exited (code ${code}, signal ${signal}) before printing ${pattern}. Output:\n${output}`,
+            ),
+          );
+        });
+        check();
+      });
+    },
   };
   running.add(managed);
 
   if (readyWhen) {
-    await new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (readyWhen.test(output)) finish();
-      };
-      const timer = setTimeout(
-        () =>
-          finish(new Error(`${name} not ready within ${readyTimeoutMs} ms. Output:\n${output}`)),
-        readyTimeoutMs,
-      );
-      const finish = (error?: Error) => {
-        clearTimeout(timer);
-        listeners.delete(check);
-        if (error) reject(error);
-        else resolve();
-      };
-      listeners.add(check);
-      void exited.then(({ code, signal }) =>
-        finish(
-          new Error(
-            `${name} exited (code ${code}, signal ${signal}) before ready. Output:\n${output}`,
-          ),
-        ),
-      );
-      check();
-    }).catch(async (error: unknown) => {
+    await managed.waitForOutput(readyWhen, readyTimeoutMs).catch(async (error: unknown) => {
       await managed.kill();
       throw error;
     });
