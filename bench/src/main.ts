@@ -1,10 +1,14 @@
 /**
  * Runs the benchmark suites named on the command line (all by default), prints their tables and
- * writes the results as JSON under bench/results/.
- *   pnpm bench                 # everything
- *   pnpm bench -- lock-core    # one suite
+ * writes the results as JSON under bench/results/ (not committed). With `--save`, each suite's
+ * output is also stored as bench/results/<YYYY-MM-DD>-<suite>-<n>.md with the machine it ran on:
+ * the file a README table cites.
+ *   pnpm bench                        # everything
+ *   pnpm bench -- lock-core           # one suite
+ *   pnpm bench -- redis --save        # one suite, stored for publishing
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { format } from 'node:util';
 import { etcdBench } from './etcd.js';
 import type { Result } from './harness.js';
 import { idgenBench } from './idgen.js';
@@ -12,6 +16,7 @@ import { lockCoreBench } from './lock-core.js';
 import { mysqlBench } from './mysql.js';
 import { redisBench } from './redis.js';
 import { redlockBench } from './redlock.js';
+import { describeMachine, saveRun } from './saved-run.js';
 import { sqliteBench } from './sqlite.js';
 
 const suites: Record<string, () => Promise<Result[]>> = {
@@ -24,7 +29,9 @@ const suites: Record<string, () => Promise<Result[]>> = {
   redlock: redlockBench,
 };
 
-const wanted = process.argv.slice(2).filter((a) => a !== '--');
+const args = process.argv.slice(2).filter((a) => a !== '--');
+const save = args.includes('--save');
+const wanted = args.filter((a) => a !== '--save');
 const names = wanted.length > 0 ? wanted : Object.keys(suites);
 const unknown = names.filter((n) => !suites[n]);
 if (unknown.length > 0) {
@@ -36,9 +43,29 @@ if (unknown.length > 0) {
 if (!globalThis.gc) console.warn('Run with node --expose-gc for stable memory numbers.');
 
 const all: Record<string, Result[]> = {};
+const saved: string[] = [];
 for (const name of names) {
   console.log(`\n# ${name}`);
-  all[name] = await suites[name]!();
+  const date = new Date();
+  const machine = describeMachine();
+  const output: string[] = [];
+  const print = console.log;
+  if (save) {
+    // Keep a copy of everything the suite prints (tables, notes, counts) for the stored run.
+    console.log = (...values: unknown[]) => {
+      output.push(format(...values));
+      print(...values);
+    };
+  }
+  try {
+    all[name] = await suites[name]!();
+  } finally {
+    console.log = print;
+  }
+  if (save) {
+    const command = `pnpm bench -- ${name} --save`;
+    saved.push(saveRun({ suite: name, date, machine, command, output: output.join('\n') }));
+  }
 }
 const dir = new URL('../results/', import.meta.url);
 mkdirSync(dir, { recursive: true });
@@ -48,3 +75,4 @@ writeFileSync(
   JSON.stringify({ node: process.version, date: new Date().toISOString(), results: all }, null, 2),
 );
 console.log(`\nSaved ${file.pathname}`);
+for (const path of saved) console.log(`Stored run: ${path}`);
