@@ -90,12 +90,11 @@ export async function runFaultHolder(options: { readonly locks: FaultHolderLocks
   await locks.using(
     key,
     async (signal, lock) => {
-      console.log(`HELD ${lock.fencingToken}`);
       // A 10 ms ticker notices the freeze as a gap of over half the TTL between two ticks (the
       // freeze lasts until the lease runs out, at least two thirds of a TTL after the last
       // renewal). Its timer is due before the watchdog's next event (almost always: that is up
       // to ttl/3 away), so on waking the first code to run is this look, not the expiry check.
-      const report = await new Promise<WokeReport>((resolve) => {
+      const woke = new Promise<WokeReport>((resolve) => {
         let last = performance.now();
         const ticker = setInterval(() => {
           const now = performance.now();
@@ -113,7 +112,9 @@ export async function runFaultHolder(options: { readonly locks: FaultHolderLocks
           resolve({ aborted, threw, held: lock.held, token: String(lock.fencingToken) });
         }, 10);
       });
-      console.log(`WOKE ${JSON.stringify(report)}`);
+      // Printed once the ticker runs: a stop that lands right after it is measured from `last`.
+      console.log(`HELD ${lock.fencingToken}`);
+      console.log(`WOKE ${JSON.stringify(await woke)}`);
     },
     { waitTimeoutMs: 10_000 },
   );
