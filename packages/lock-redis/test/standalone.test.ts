@@ -4,6 +4,7 @@ import { requireSharedRedis, SHARED_REDIS, uniquePrefix, waitUntil } from '@dloc
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBackend, redisBackend } from '../src/index.js';
+import { lockKeys } from '../src/keys.js';
 import { describeBackendSpi } from './helpers/spi-suite.js';
 
 const redis = await requireSharedRedis();
@@ -33,6 +34,11 @@ describe.skipIf(!redis.available)('redis standalone (127.0.0.1:6379, own key pre
     name: 'redis standalone',
     createBackend: () => redisBackend({ client: newClient(), prefix }),
     runner: { describe, it, beforeAll, afterAll },
+    faults: {
+      loseFencingState: async (key) => {
+        await newClient().del(lockKeys(prefix, key).fence);
+      },
+    },
   });
 
   describeBackendSpi('standalone', () => ({
@@ -74,10 +80,13 @@ describe.skipIf(!redis.available)('redis standalone (127.0.0.1:6379, own key pre
       await watcher.close();
     });
 
-    it('keeps fencing counters forever by default, or for fencingRetentionMs', async () => {
+    it('keeps fencing counters for a day by default, forever with Infinity, or for fencingRetentionMs', async () => {
       const client = newClient();
-      const keep = redisBackend({ client, prefix });
+      const byDefault = redisBackend({ client, prefix });
+      const keep = redisBackend({ client, prefix, fencingRetentionMs: Number.POSITIVE_INFINITY });
       const expiring = redisBackend({ client, prefix, fencingRetentionMs: 60_000 });
+      await byDefault.tryAcquire({ key: 'retention-default', owner: 'o', ttlMs: 5_000 });
+      await byDefault.release({ key: 'retention-default', owner: 'o' });
       await keep.tryAcquire({ key: 'retention-keep', owner: 'o', ttlMs: 5_000 });
       await keep.release({ key: 'retention-keep', owner: 'o' });
       await expiring.tryAcquire({ key: 'retention-expire', owner: 'o', ttlMs: 5_000 });
@@ -85,12 +94,44 @@ describe.skipIf(!redis.available)('redis standalone (127.0.0.1:6379, own key pre
         const [name] = await client.keys(`${prefix}*:fence:${key}`);
         return client.pttl(name!);
       };
+      const day = 86_400_000;
+      expect(await fenceTtl('retention-default')).toBeGreaterThan(day - 5_000);
+      expect(await fenceTtl('retention-default')).toBeLessThanOrEqual(day);
       expect(await fenceTtl('retention-keep')).toBe(-1);
       expect(await fenceTtl('retention-expire')).toBeGreaterThan(60_000);
       await expiring.release({ key: 'retention-expire', owner: 'o' });
       const after = await fenceTtl('retention-expire');
       expect(after).toBeGreaterThan(55_000);
       expect(after).toBeLessThanOrEqual(60_000);
+    });
+
+    it('floors fresh tokens at the server time in microseconds, so a lost counter restarts above them', async () => {
+      const client = newClient();
+      const backend = redisBackend({ client, prefix });
+      const [sec, usec] = await client.time();
+      const serverUs = BigInt(sec) * 1_000_000n + BigInt(usec);
+      const first = await backend.tryAcquire({ key: 'floor', owner: 'o', ttlMs: 5_000 });
+      if (!first.acquired) throw new Error('not granted');
+      expect(first.fencingToken).toBeGreaterThanOrEqual(serverUs);
+      expect(first.fencingToken).toBeLessThan(serverUs + 60_000_000n);
+      await backend.release({ key: 'floor', owner: 'o' });
+      const [name] = await client.keys(`${prefix}*:fence:floor`);
+      expect(await client.get(name!)).toBe(String(first.fencingToken));
+      // A counter far ahead of the clock (a clock that stepped back) still grows by one.
+      const ahead = serverUs + 3_600_000_000n;
+      await client.set(name!, String(ahead));
+      const second = await backend.tryAcquire({ key: 'floor', owner: 'o', ttlMs: 5_000 });
+      expect(second.acquired && second.fencingToken).toBe(ahead + 1n);
+      const reentered = await backend.tryAcquire({ key: 'floor', owner: 'o', ttlMs: 5_000 });
+      expect(reentered.acquired && reentered.fencingToken).toBe(ahead + 1n);
+      await backend.release({ key: 'floor', owner: 'o' });
+      await backend.release({ key: 'floor', owner: 'o' });
+      // Counter lost: the next token comes from the clock, above the first one.
+      await client.del(name!);
+      const third = await backend.tryAcquire({ key: 'floor', owner: 'o', ttlMs: 5_000 });
+      expect(third.acquired && third.fencingToken > first.fencingToken).toBe(true);
+      await backend.release({ key: 'floor', owner: 'o' });
+      await backend.close();
     });
 
     it('waitForReplicas: too few acknowledgements fail the acquire and undo the grant', async () => {
