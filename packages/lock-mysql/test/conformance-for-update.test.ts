@@ -1,13 +1,7 @@
 import { runConformance } from '@dlock/lock-core/testing';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { mysqlBackend } from '../src/index.js';
-import {
-  asPool,
-  loseFencingState,
-  requireMysql,
-  tempTable,
-  testPool,
-} from './helpers/mysql.js';
+import { asPool, loseFencingState, requireMysql, tempTable, testPool } from './helpers/mysql.js';
 
 const mysql = await requireMysql();
 

@@ -108,7 +108,7 @@ describe.skipIf(!redis.available)('redis standalone (127.0.0.1:6379, own key pre
     it('floors fresh tokens at the server time in microseconds, so a lost counter restarts above them', async () => {
       const client = newClient();
       const backend = redisBackend({ client, prefix });
-      const [sec, usec] = await client.time();
+      const [sec = 0, usec = 0] = await client.time();
       const serverUs = BigInt(sec) * 1_000_000n + BigInt(usec);
       const first = await backend.tryAcquire({ key: 'floor', owner: 'o', ttlMs: 5_000 });
       if (!first.acquired) throw new Error('not granted');

@@ -14,7 +14,8 @@ export async function forceReleaseOnQuorum(q: Quorum, key: string): Promise<bool
     q.nodes,
     'forceRelease',
     key,
-    (node) => node.scripts[COMMANDS.forceRelease]!(
+    (node) =>
+      node.scripts[COMMANDS.forceRelease]!(
         keys.lock,
         keys.fence,
         q.fencingRetentionMs,

@@ -1,8 +1,8 @@
 import { runConformance } from '@dlock/lock-core/testing';
-import { requireRedisBinaries } from '@dlock/test-utils';
-import { afterAll, beforeAll, describe, it } from 'vitest';
 import { lockKeys } from '@dlock/lock-redis/internals';
+import { requireRedisBinaries } from '@dlock/test-utils';
 import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { redlockBackend } from '../src/index.js';
 import { type RedisNodes, startRedisNodes } from './helpers/redis-nodes.js';
 

@@ -29,11 +29,11 @@ export function fencingFaultsSuite(kit: Kit): void {
     await lose(key);
     await grant(b);
     await grant(a);
+    // Each token above the one before is above every earlier one.
     for (let i = 1; i < tokens.length; i++) {
-      const earlier = tokens.slice(0, i).reduce((m, t) => (t > m ? t : m));
       assert.ok(
-        tokens[i]! > earlier,
-        `token ${tokens[i]} (grant ${i + 1}) is not above the earlier ${earlier}: ${tokens.join(', ')}`,
+        tokens[i]! > tokens[i - 1]!,
+        `token ${tokens[i]} (grant ${i + 1}) is not above ${tokens[i - 1]}: ${tokens.join(', ')}`,
       );
     }
   });
