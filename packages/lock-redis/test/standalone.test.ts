@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { LockArgumentError, LockBackendError } from '@dlock/lock-core';
 import { runConformance } from '@dlock/lock-core/testing';
 import { requireSharedRedis, SHARED_REDIS, uniquePrefix, waitUntil } from '@dlock/test-utils';
@@ -131,6 +132,30 @@ describe.skipIf(!redis.available)('redis standalone (127.0.0.1:6379, own key pre
       const third = await backend.tryAcquire({ key: 'floor', owner: 'o', ttlMs: 5_000 });
       expect(third.acquired && third.fencingToken > first.fencingToken).toBe(true);
       await backend.release({ key: 'floor', owner: 'o' });
+      await backend.close();
+    });
+
+    it("the README's resource-side script refuses an equal or older token and accepts a newer one", async () => {
+      const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+      const script = /const FENCED_WRITE = `([^`]+)`/.exec(readme)?.[1];
+      expect(script).toBeDefined();
+      const client = newClient();
+      const resource = `${prefix}resource`;
+      const write = (token: bigint, value: string) =>
+        client.eval(script!, 1, resource, String(token), value);
+      const backend = redisBackend({ client, prefix });
+      const stale = await backend.tryAcquire({ key: 'resource', owner: 'a', ttlMs: 5_000 });
+      await backend.forceRelease!('resource');
+      const fresh = await backend.tryAcquire({ key: 'resource', owner: 'b', ttlMs: 5_000 });
+      if (!stale.acquired || !fresh.acquired) throw new Error('not granted');
+      expect(await write(fresh.fencingToken, 'by b')).toBe(1);
+      expect(await write(fresh.fencingToken, 'b again')).toBe(0);
+      expect(await write(stale.fencingToken, 'by a')).toBe(0);
+      // Shorter decimal strings are smaller numbers, not "larger" strings.
+      expect(await write(9n, 'tiny')).toBe(0);
+      expect(await client.hget(resource, 'value')).toBe('by b');
+      expect(await write(fresh.fencingToken * 10n, 'later')).toBe(1);
+      await backend.release({ key: 'resource', owner: 'b' });
       await backend.close();
     });
 
