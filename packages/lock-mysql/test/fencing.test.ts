@@ -41,6 +41,38 @@ describe.skipIf(!mysql.available)('mysql fencing tokens: floored at the server t
     expect((rows as Array<{ tz: string }>)[0]!.tz).toBe('+13:00');
   });
 
+  it("the README's resource-side UPDATE refuses an equal or older token (bigint parameters)", async () => {
+    const resource = `${table}_orders`;
+    await admin.query(
+      `CREATE TABLE \`${resource}\` (id INT PRIMARY KEY, state VARCHAR(20), fence BIGINT UNSIGNED NOT NULL DEFAULT 0)`,
+    );
+    try {
+      await admin.query(`INSERT INTO \`${resource}\` (id, state) VALUES (42, 'new')`);
+      const backend = mysqlBackend({ pool: asPool(admin), mode: 'row', table });
+      const stale = await backend.tryAcquire({ key: 'orders:42', owner: 'a', ttlMs: 5_000 });
+      await backend.forceRelease!('orders:42');
+      const fresh = await backend.tryAcquire({ key: 'orders:42', owner: 'b', ttlMs: 5_000 });
+      await backend.close();
+      if (!stale.acquired || !fresh.acquired) throw new Error('not granted');
+      const write = async (state: string, token: bigint) => {
+        const [result] = await admin.query(
+          `UPDATE \`${resource}\` SET state = ?, fence = ? WHERE id = ? AND fence < ?`,
+          [state, token, 42, token],
+        );
+        return (result as { affectedRows: number }).affectedRows;
+      };
+      expect(await write('paid', fresh.fencingToken)).toBe(1);
+      expect(await write('paid again', fresh.fencingToken)).toBe(0);
+      expect(await write('stale', stale.fencingToken)).toBe(0);
+      const [rows] = await admin.query(
+        `SELECT state, CAST(fence AS CHAR) AS fence FROM \`${resource}\``,
+      );
+      expect(rows).toEqual([{ state: 'paid', fence: String(fresh.fencingToken) }]);
+    } finally {
+      await admin.query(`DROP TABLE IF EXISTS \`${resource}\``);
+    }
+  });
+
   for (const mode of MODES) {
     it(`${mode}: tokens from sessions in +13:00 and -12:00 increase, and a lost row restarts at the server's time`, async () => {
       const key = `${mode}:zones`;
