@@ -8,4 +8,5 @@ runConformance({
   name: 'memory',
   createBackend: () => memoryBackend({ store }),
   runner: { describe, it, beforeAll, afterAll },
+  faults: { loseFencingState: (key) => store.loseFencingState(key) },
 });

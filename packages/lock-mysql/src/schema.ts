@@ -10,8 +10,9 @@ import { quoteTable } from './table-name.js';
  *   VARCHAR(512) would exceed it). 513 = 512-byte keys plus the 0xFF marker of `for-update`'s
  *   lock rows.
  * - `owner`: the holder's secret owner token (at most 256 bytes), NULL when free.
- * - `fencing`: the per-key fencing counter; rows are kept when a lock is freed so it never
- *   restarts.
+ * - `fencing`: the key's last fencing token. Rows are kept when a lock is freed; a key whose
+ *   row is gone restarts at the server's time in microseconds, above its earlier tokens (see the
+ *   README's fencing section). Tokens are about 1.8e15 today: store them in a 64-bit column.
  * - `expires_at`: end of the lease, UTC, server clock.
  * - `holder`: connection id holding the lock in `for-update` and `get-lock` modes.
  */

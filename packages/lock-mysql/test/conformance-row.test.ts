@@ -1,7 +1,7 @@
 import { runConformance } from '@dlock/lock-core/testing';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { mysqlBackend } from '../src/index.js';
-import { asPool, requireMysql, tempTable, testPool } from './helpers/mysql.js';
+import { asPool, loseFencingState, requireMysql, tempTable, testPool } from './helpers/mysql.js';
 
 const mysql = await requireMysql();
 
@@ -21,6 +21,7 @@ describe.skipIf(!mysql.available)('mysql row', () => {
     name: 'mysql row',
     createBackend: () => mysqlBackend({ pool: asPool(pool), mode: 'row', table }),
     runner: { describe, it, beforeAll, afterAll },
+    faults: { loseFencingState: loseFencingState(pool, () => table) },
     traits: { shortTtlMs: 300 },
   });
 });

@@ -50,10 +50,11 @@ describe('GET_LOCK names', () => {
 });
 
 describe('decoding LAST_INSERT_ID outcomes', () => {
-  it('row acquire: insert, takeover, re-entry, refusal', () => {
-    expect(decodeAcquireRow(written(0), 500)).toEqual({
+  it('row acquire: grant (insert or takeover), re-entry, refusal', () => {
+    const floor = 1_796_000_000_000_000n; // a token from the server's µs floor
+    expect(decodeAcquireRow(written(String(floor * 4n + 1n)), 500)).toEqual({
       acquired: true,
-      fencingToken: 1n,
+      fencingToken: floor,
       reentered: false,
       ttlMs: 500,
     });

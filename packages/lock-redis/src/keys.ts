@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 export interface LockKeys {
   /** Hash {owner -> hold count}, expiring with the lease. */
   readonly lock: string;
-  /** Fencing counter: INCR on every fresh grant; outlives the lock to stay monotonic. */
+  /** Fencing counter: the last token issued (see the acquire script); outlives the lock. */
   readonly fence: string;
   /** Pub/sub channel announcing that the lock was released. */
   readonly channel: string;

@@ -6,7 +6,7 @@ export interface RedisBackendOptions {
   /**
    * Your ioredis `Redis` (standalone or Sentinel) or `Cluster`. The backend only borrows it: it
    * never closes it and never changes its options. It registers its five script commands on
-   * it (`dlock*V1`, via `defineCommand`).
+   * it (`dlock*V1`, `dlockAcquireV2`, via `defineCommand`).
    */
   client: RedisClientLike;
   /**
@@ -36,11 +36,13 @@ export interface RedisBackendOptions {
    */
   waitForReplicasTimeoutMs?: number;
   /**
-   * How long a key's fencing counter is kept after its lock was last held, in milliseconds.
-   * `Infinity` keeps every counter forever, which is what makes fencing tokens strictly
-   * increasing per key; a finite value frees the memory of idle keys, but a key idle for longer
-   * than this starts counting from 1 again. Choose it longer than any stale holder could live.
-   * @default Infinity
+   * How long a key's fencing counter is kept after its lock was last held, in milliseconds (it
+   * never expires while the lock exists). Reclaiming a counter does not make tokens repeat: a
+   * fresh token is never below the server's time in microseconds, so a key whose counter is gone
+   * restarts above every earlier token, unless the server's clock has meanwhile stepped back by
+   * more than the time since that key's last grant (at least this retention). `Infinity` keeps
+   * every counter forever, which also rides out any clock step.
+   * @default 86_400_000 (one day)
    */
   fencingRetentionMs?: number;
   /**
@@ -67,6 +69,9 @@ export interface ResolvedOptions {
 }
 
 const MAX_TTL = 2 ** 31 - 1;
+
+/** One day: far beyond any lock's life and any ordinary clock correction (see the option). */
+export const DEFAULT_FENCING_RETENTION_MS = 86_400_000;
 
 function positive(name: string, value: number, allowInfinity: boolean, max = MAX_TTL): number {
   const ok =
@@ -102,7 +107,7 @@ export function resolveOptions(options: RedisBackendOptions): ResolvedOptions {
   }
   const retention = positive(
     'fencingRetentionMs',
-    options.fencingRetentionMs ?? Number.POSITIVE_INFINITY,
+    options.fencingRetentionMs ?? DEFAULT_FENCING_RETENTION_MS,
     true,
     Number.MAX_SAFE_INTEGER,
   );

@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { LockArgumentError, LockBackendError } from '@dlock/lock-core';
 import { runConformance } from '@dlock/lock-core/testing';
 import { requireSharedRedis, SHARED_REDIS, uniquePrefix, waitUntil } from '@dlock/test-utils';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBackend, redisBackend } from '../src/index.js';
+import { lockKeys } from '../src/keys.js';
 import { describeBackendSpi } from './helpers/spi-suite.js';
 
 const redis = await requireSharedRedis();
@@ -33,6 +35,11 @@ describe.skipIf(!redis.available)('redis standalone (127.0.0.1:6379, own key pre
     name: 'redis standalone',
     createBackend: () => redisBackend({ client: newClient(), prefix }),
     runner: { describe, it, beforeAll, afterAll },
+    faults: {
+      loseFencingState: async (key) => {
+        await newClient().del(lockKeys(prefix, key).fence);
+      },
+    },
   });
 
   describeBackendSpi('standalone', () => ({
@@ -74,10 +81,13 @@ describe.skipIf(!redis.available)('redis standalone (127.0.0.1:6379, own key pre
       await watcher.close();
     });
 
-    it('keeps fencing counters forever by default, or for fencingRetentionMs', async () => {
+    it('keeps fencing counters for a day by default, forever with Infinity, or for fencingRetentionMs', async () => {
       const client = newClient();
-      const keep = redisBackend({ client, prefix });
+      const byDefault = redisBackend({ client, prefix });
+      const keep = redisBackend({ client, prefix, fencingRetentionMs: Number.POSITIVE_INFINITY });
       const expiring = redisBackend({ client, prefix, fencingRetentionMs: 60_000 });
+      await byDefault.tryAcquire({ key: 'retention-default', owner: 'o', ttlMs: 5_000 });
+      await byDefault.release({ key: 'retention-default', owner: 'o' });
       await keep.tryAcquire({ key: 'retention-keep', owner: 'o', ttlMs: 5_000 });
       await keep.release({ key: 'retention-keep', owner: 'o' });
       await expiring.tryAcquire({ key: 'retention-expire', owner: 'o', ttlMs: 5_000 });
@@ -85,12 +95,68 @@ describe.skipIf(!redis.available)('redis standalone (127.0.0.1:6379, own key pre
         const [name] = await client.keys(`${prefix}*:fence:${key}`);
         return client.pttl(name!);
       };
+      const day = 86_400_000;
+      expect(await fenceTtl('retention-default')).toBeGreaterThan(day - 5_000);
+      expect(await fenceTtl('retention-default')).toBeLessThanOrEqual(day);
       expect(await fenceTtl('retention-keep')).toBe(-1);
       expect(await fenceTtl('retention-expire')).toBeGreaterThan(60_000);
       await expiring.release({ key: 'retention-expire', owner: 'o' });
       const after = await fenceTtl('retention-expire');
       expect(after).toBeGreaterThan(55_000);
       expect(after).toBeLessThanOrEqual(60_000);
+    });
+
+    it('floors fresh tokens at the server time in microseconds, so a lost counter restarts above them', async () => {
+      const client = newClient();
+      const backend = redisBackend({ client, prefix });
+      const [sec = 0, usec = 0] = await client.time();
+      const serverUs = BigInt(sec) * 1_000_000n + BigInt(usec);
+      const first = await backend.tryAcquire({ key: 'floor', owner: 'o', ttlMs: 5_000 });
+      if (!first.acquired) throw new Error('not granted');
+      expect(first.fencingToken).toBeGreaterThanOrEqual(serverUs);
+      expect(first.fencingToken).toBeLessThan(serverUs + 60_000_000n);
+      await backend.release({ key: 'floor', owner: 'o' });
+      const [name] = await client.keys(`${prefix}*:fence:floor`);
+      expect(await client.get(name!)).toBe(String(first.fencingToken));
+      // A counter far ahead of the clock (a clock that stepped back) still grows by one.
+      const ahead = serverUs + 3_600_000_000n;
+      await client.set(name!, String(ahead));
+      const second = await backend.tryAcquire({ key: 'floor', owner: 'o', ttlMs: 5_000 });
+      expect(second.acquired && second.fencingToken).toBe(ahead + 1n);
+      const reentered = await backend.tryAcquire({ key: 'floor', owner: 'o', ttlMs: 5_000 });
+      expect(reentered.acquired && reentered.fencingToken).toBe(ahead + 1n);
+      await backend.release({ key: 'floor', owner: 'o' });
+      await backend.release({ key: 'floor', owner: 'o' });
+      // Counter lost: the next token comes from the clock, above the first one.
+      await client.del(name!);
+      const third = await backend.tryAcquire({ key: 'floor', owner: 'o', ttlMs: 5_000 });
+      expect(third.acquired && third.fencingToken > first.fencingToken).toBe(true);
+      await backend.release({ key: 'floor', owner: 'o' });
+      await backend.close();
+    });
+
+    it("the README's resource-side script refuses an equal or older token and accepts a newer one", async () => {
+      const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+      const script = /const FENCED_WRITE = `([^`]+)`/.exec(readme)?.[1];
+      expect(script).toBeDefined();
+      const client = newClient();
+      const resource = `${prefix}resource`;
+      const write = (token: bigint, value: string) =>
+        client.eval(script!, 1, resource, String(token), value);
+      const backend = redisBackend({ client, prefix });
+      const stale = await backend.tryAcquire({ key: 'resource', owner: 'a', ttlMs: 5_000 });
+      await backend.forceRelease!('resource');
+      const fresh = await backend.tryAcquire({ key: 'resource', owner: 'b', ttlMs: 5_000 });
+      if (!stale.acquired || !fresh.acquired) throw new Error('not granted');
+      expect(await write(fresh.fencingToken, 'by b')).toBe(1);
+      expect(await write(fresh.fencingToken, 'b again')).toBe(0);
+      expect(await write(stale.fencingToken, 'by a')).toBe(0);
+      // Shorter decimal strings are smaller numbers, not "larger" strings.
+      expect(await write(9n, 'tiny')).toBe(0);
+      expect(await client.hget(resource, 'value')).toBe('by b');
+      expect(await write(fresh.fencingToken * 10n, 'later')).toBe(1);
+      await backend.release({ key: 'resource', owner: 'b' });
+      await backend.close();
     });
 
     it('waitForReplicas: too few acknowledgements fail the acquire and undo the grant', async () => {

@@ -31,15 +31,18 @@ export interface SqliteBackendOptions {
   /**
    * SQLite `synchronous` level for a file this backend opens. `'full'` syncs every commit, so the
    * fencing counter never goes back even after a power loss; `'normal'` is faster and still safe
-   * against a process crash, but an OS crash may lose the last commits (and reissue their fencing
-   * tokens).
+   * against a process crash, but an OS crash or power loss may lose the last commits, and with
+   * them the last grants' counter. Tokens still do not repeat then, since every fresh token is at
+   * least the wall clock in µs, unless the clock after the reboot is behind the lost grants' time
+   * (a machine that boots with a wrong clock and grants before it is corrected).
    * @default 'full'
    */
   synchronous?: 'full' | 'normal';
   /**
    * Wall clock in milliseconds since the Unix epoch, read inside each write transaction. It is
    * the only clock the processes on one host share, so expiry follows it: a clock step forward
-   * expires locks early, a step back makes them last longer.
+   * expires locks early, a step back makes them last longer. (The fencing tokens' floor always
+   * reads the system clock, in µs, not this one.)
    * @default Date.now
    */
   clock?: () => number;

@@ -6,7 +6,8 @@ export interface Tables {
   readonly locks: string;
   /**
    * One row holding the last fencing token issued on this file. It is never deleted, so tokens
-   * keep increasing after a lock row is released, expired or force-released.
+   * keep increasing after a lock row is released, expired or force-released; a fresh token is
+   * also never below the wall clock in µs, so a reset counter restarts above earlier tokens.
    */
   readonly fencing: string;
 }

@@ -12,6 +12,7 @@ import { defaultDatabasePath } from './default-path.js';
 import { openDatabase } from './open-database.js';
 import { resolveOptions, type SqliteBackendOptions } from './options.js';
 import { createSchema, tablesFor } from './schema.js';
+import { wallMicros } from './wall-micros.js';
 
 interface LockRow {
   owner: string;
@@ -64,9 +65,12 @@ function buildBackend(
       `SELECT owner, count, fencing_token, expires_at FROM ${tables.locks} WHERE key = ?`,
     )
     .safeIntegers(true);
+  // One counter for the whole file, floored at the wall clock in µs: a counter lost to an OS
+  // crash under `synchronous: 'normal'` (or a file restored from a backup, or a swap from another
+  // backend) restarts above every earlier token unless the clock stepped back meanwhile.
   const nextToken = db
-    .prepare<[], { last_token: bigint }>(
-      `UPDATE ${tables.fencing} SET last_token = last_token + 1 WHERE id = 1 RETURNING last_token`,
+    .prepare<[bigint], { last_token: bigint }>(
+      `UPDATE ${tables.fencing} SET last_token = MAX(last_token + 1, ?) WHERE id = 1 RETURNING last_token`,
     )
     .safeIntegers(true);
   const upsert = db.prepare(
@@ -113,7 +117,7 @@ function buildBackend(
         ttlMs: expiresAt - now - 1,
       };
     }
-    const token = nextToken.get()!.last_token;
+    const token = nextToken.get(wallMicros())!.last_token;
     upsert.run(key, owner, token, expiryFor(now, ttlMs));
     return { acquired: true, fencingToken: token, reentered: false, ttlMs };
   });

@@ -1,3 +1,4 @@
+import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LockArgumentError, LockBackendError } from '@dlock/lock-core';
 import { makeTempDir } from '@dlock/test-utils';
@@ -55,6 +56,39 @@ describe('sqliteBackend', () => {
     const tokens = [first, second, third, fourth].map((r) => (r.acquired ? r.fencingToken : -1n));
     expect(tokens).toEqual([...tokens].sort((x, y) => (x < y ? -1 : 1)));
     expect(new Set(tokens).size).toBe(4);
+  });
+
+  it('keeps tokens increasing when the file goes back to an older copy (lost commits, a restored backup)', async () => {
+    const path = join(dir.path, 'restored.db');
+    const backup = join(dir.path, 'restored-backup.db');
+    const grant = async (key: string) => {
+      const backend = sqliteBackend({ path, synchronous: 'normal' });
+      try {
+        const got = await backend.tryAcquire(request(key, 'o'));
+        expect(await backend.release({ key, owner: 'o' })).toBe('released');
+        return got.acquired ? got.fencingToken : -1n;
+      } finally {
+        await backend.close();
+      }
+    };
+    const before = Date.now();
+    const first = await grant('k');
+    // The floor: the system clock in µs, whatever the expiry clock.
+    expect(first).toBeGreaterThanOrEqual(BigInt(before) * 1000n);
+    copyFileSync(path, backup);
+    const lost = [await grant('k'), await grant('other')];
+    // The commits after the copy are lost, as an OS crash under synchronous 'normal' can lose them.
+    copyFileSync(backup, path);
+    for (const suffix of ['-wal', '-shm']) rmSync(path + suffix, { force: true });
+    const raw = new BetterSqlite3(path);
+    const row = raw.prepare('SELECT last_token FROM dlock_fencing').safeIntegers(true).get() as {
+      last_token: bigint;
+    };
+    raw.close();
+    expect(row.last_token).toBe(first);
+    const after = await grant('k');
+    expect(after).toBeGreaterThan(lost[0]!);
+    expect(after).toBeGreaterThan(lost[1]!);
   });
 
   it('expires by the shared wall clock: never before the TTL, and re-entry never shortens it', async () => {

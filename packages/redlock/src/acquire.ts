@@ -39,7 +39,13 @@ export async function acquireOnQuorum(q: Quorum, request: AcquireRequest): Promi
     'acquire',
     request.key,
     (node) =>
-      node.scripts[COMMANDS.acquire]!(keys.lock, keys.fence, request.owner, request.ttlMs, 0),
+      node.scripts[COMMANDS.acquire]!(
+        keys.lock,
+        keys.fence,
+        request.owner,
+        request.ttlMs,
+        q.fencingRetentionMs,
+      ),
     decodeAcquireReply,
     q.nodeTimeoutMs,
     true,
@@ -127,13 +133,18 @@ function freeInMs(q: Quorum, outcomes: readonly NodeOutcome<AcquireResult>[]): n
 }
 
 /**
- * The fencing token is the largest per-node counter among the granting majority. That alone does
- * not grow strictly: counters drift apart when nodes miss grants (down, slow, or granting a
- * minority in a failed attempt), and a later majority may overlap this one only on a node whose
- * counter is behind. So before the grant is reported, every granting node whose counter is behind
- * the token is raised to it (INCRBY the difference: nobody else INCRs a counter while we hold its
- * lock on that node, and INCRBY only ever raises it). Once a majority sits at the token or above,
- * any later majority includes one of those nodes, whose next INCR exceeds the token.
+ * The fencing token is the largest answer among the granting majority, where each node answers
+ * max(its counter + 1, its own time in µs) and stores that answer as its counter (lock-redis's
+ * acquire script). The largest answer alone does not grow strictly: counters drift apart when
+ * nodes miss grants (down, slow, or granting a minority in a failed attempt), and a later
+ * majority may overlap this one only on a node whose counter is behind. So before the grant is
+ * reported, every granting node whose counter is behind the token is raised to it (INCRBY the
+ * difference: nobody else writes a counter while we hold its lock on that node, and INCRBY only
+ * ever raises it). Once a majority sits at the token or above, any later majority includes one of
+ * those nodes, whose next answer exceeds the token; and if every such node lost its counter
+ * (wiped, restarted without persistence, counter reclaimed), the time floors of the next
+ * majority still put its token above this one unless all their clocks are behind the clock that
+ * issued this token by more than the time between the two grants.
  *
  * In the steady state all counters agree and this costs nothing. Returns `true`, or the
  * outcomes of the raise when too few nodes could be raised.
@@ -187,7 +198,14 @@ async function undo(
     'acquire',
     request.key,
     (node) =>
-      node.scripts[COMMANDS.release]!(keys.lock, keys.fence, request.owner, 0, keys.channel, '0'),
+      node.scripts[COMMANDS.release]!(
+        keys.lock,
+        keys.fence,
+        request.owner,
+        q.fencingRetentionMs,
+        keys.channel,
+        '0',
+      ),
     decodeReleaseReply,
     q.nodeTimeoutMs,
   );

@@ -10,6 +10,7 @@ const NUMERIC = [
   'nodeTimeoutMs',
   'subscribeTimeoutMs',
   'restartQuarantineMs',
+  'fencingRetentionMs',
 ] as const;
 
 interface NodeAddress {

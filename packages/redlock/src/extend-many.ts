@@ -32,7 +32,7 @@ export async function extendManyOnQuorum(
       const pipeline = node.client.pipeline() as unknown as ExtendPipeline;
       for (const { key, owner, ttlMs } of requests) {
         const keys = lockKeys(q.prefix, key);
-        pipeline[COMMANDS.extend]!(keys.lock, keys.fence, owner, ttlMs, 0);
+        pipeline[COMMANDS.extend]!(keys.lock, keys.fence, owner, ttlMs, q.fencingRetentionMs);
       }
       return pipeline.exec();
     },

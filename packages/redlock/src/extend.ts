@@ -21,7 +21,13 @@ export async function extendOnQuorum(q: Quorum, request: AcquireRequest): Promis
     'extend',
     request.key,
     (node) =>
-      node.scripts[COMMANDS.extend]!(keys.lock, keys.fence, request.owner, request.ttlMs, 0),
+      node.scripts[COMMANDS.extend]!(
+        keys.lock,
+        keys.fence,
+        request.owner,
+        request.ttlMs,
+        q.fencingRetentionMs,
+      ),
     (reply) => Number(reply) === 1,
     q.nodeTimeoutMs,
   );

@@ -14,7 +14,14 @@ export async function forceReleaseOnQuorum(q: Quorum, key: string): Promise<bool
     q.nodes,
     'forceRelease',
     key,
-    (node) => node.scripts[COMMANDS.forceRelease]!(keys.lock, keys.fence, 0, keys.channel, '0'),
+    (node) =>
+      node.scripts[COMMANDS.forceRelease]!(
+        keys.lock,
+        keys.fence,
+        q.fencingRetentionMs,
+        keys.channel,
+        '0',
+      ),
     (reply) => Number(reply) === 1,
     q.nodeTimeoutMs,
   );

@@ -46,6 +46,16 @@ export interface RedlockBackendOptions {
    * @default 0
    */
   restartQuarantineMs?: number;
+  /**
+   * How long a key's fencing counter is kept on each node after its lock was last held there, in
+   * milliseconds, like `@dlock/lock-redis`'s option of the same name. Reclaiming counters does
+   * not make tokens go back: every node floors a fresh token at its own time in microseconds, so
+   * a key whose counters are gone restarts above its earlier tokens unless the clocks of the
+   * granting nodes have meanwhile fallen behind the one that issued them (see the README).
+   * `Infinity` keeps every counter forever.
+   * @default 86_400_000 (one day)
+   */
+  fencingRetentionMs?: number;
 }
 
 /** Options after defaults and validation. */
@@ -56,6 +66,8 @@ export interface ResolvedOptions {
   readonly nodeTimeoutMs: number;
   readonly subscribeTimeoutMs: number;
   readonly restartQuarantineMs: number;
+  /** 0 means keep forever (the value lock-redis's scripts understand). */
+  readonly fencingRetentionMs: number;
 }
 
 const MAX_TIMEOUT = 2 ** 31 - 1;
@@ -73,6 +85,16 @@ function quarantine(value: number): number {
   if (!Number.isInteger(value) || value < 0 || value > MAX_TIMEOUT) {
     throw new LockArgumentError(
       `redlockBackend: restartQuarantineMs must be a non-negative integer, got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+function retention(value: number): number {
+  if (value === Number.POSITIVE_INFINITY) return 0;
+  if (!Number.isInteger(value) || value <= 0 || value > Number.MAX_SAFE_INTEGER) {
+    throw new LockArgumentError(
+      `redlockBackend: fencingRetentionMs must be a positive integer or Infinity, got ${String(value)}`,
     );
   }
   return value;
@@ -126,5 +148,6 @@ export function resolveOptions(options: RedlockBackendOptions): ResolvedOptions 
     nodeTimeoutMs: timeout('nodeTimeoutMs', options.nodeTimeoutMs ?? 50),
     subscribeTimeoutMs: timeout('subscribeTimeoutMs', options.subscribeTimeoutMs ?? 2_000),
     restartQuarantineMs: quarantine(options.restartQuarantineMs ?? 0),
+    fencingRetentionMs: retention(options.fencingRetentionMs ?? 86_400_000),
   };
 }

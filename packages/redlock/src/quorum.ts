@@ -9,6 +9,8 @@ export interface Quorum {
   readonly driftFactor: number;
   /** Deadline of every fan-out; also the bound of the random retry delay after a split vote. */
   readonly nodeTimeoutMs: number;
+  /** Fencing-counter retention for lock-redis's scripts, in ms; 0 keeps counters forever. */
+  readonly fencingRetentionMs: number;
   /** Monotonic milliseconds: elapsed time must not jump with the wall clock. */
   now(): number;
 }

@@ -55,6 +55,7 @@ export function createRedlockBackend(
     prefix: resolved.prefix,
     driftFactor: resolved.driftFactor,
     nodeTimeoutMs: resolved.nodeTimeoutMs,
+    fencingRetentionMs: resolved.fencingRetentionMs,
     now,
   };
   let closed: Promise<void> | undefined;

@@ -22,7 +22,14 @@ export async function releaseOnQuorum(q: Quorum, request: OwnerRef): Promise<Rel
     'release',
     request.key,
     (node) =>
-      node.scripts[COMMANDS.release]!(keys.lock, keys.fence, request.owner, 0, keys.channel, '0'),
+      node.scripts[COMMANDS.release]!(
+        keys.lock,
+        keys.fence,
+        request.owner,
+        q.fencingRetentionMs,
+        keys.channel,
+        '0',
+      ),
     decodeReleaseReply,
     q.nodeTimeoutMs,
   );

@@ -1,5 +1,7 @@
 import { runConformance } from '@dlock/lock-core/testing';
+import { lockKeys } from '@dlock/lock-redis/internals';
 import { requireRedisBinaries } from '@dlock/test-utils';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { redlockBackend } from '../src/index.js';
 import { type RedisNodes, startRedisNodes } from './helpers/redis-nodes.js';
@@ -26,5 +28,14 @@ describe.skipIf(!binaries.available)('redlock over 5 redis-server nodes', () => 
         nodeTimeoutMs: 100,
       }),
     runner: { describe, it, beforeAll, afterAll },
+    // Every node forgets the counter: the nodes' time floors alone must keep tokens increasing.
+    faults: {
+      loseFencingState: async (key) => {
+        const fence = lockKeys('kit:', key).fence;
+        const clients = (await nodes.clients()) as unknown as Redis[];
+        await Promise.all(clients.map((c) => c.del(fence)));
+        for (const client of clients) client.disconnect();
+      },
+    },
   });
 });

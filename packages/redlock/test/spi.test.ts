@@ -7,6 +7,7 @@ import {
 import { redisBackend } from '@dlock/lock-redis';
 import { lockKeys } from '@dlock/lock-redis/internals';
 import { requireRedisBinaries, waitUntil } from '@dlock/test-utils';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBackend, type RedlockClientLike, redlockBackend } from '../src/index.js';
 import { type RedisNodes, startRedisNodes } from './helpers/redis-nodes.js';
@@ -94,10 +95,14 @@ describe.skipIf(!binaries.available)('redlock SPI semantics over 5 nodes', () =>
     const backend = await newBackend();
     const key = 'fence-drift';
     const fence = lockKeys(PREFIX, key).fence;
-    // Node 0 counted grants the others never saw (a minority in failed attempts, say).
-    await clients[0]!.incrby(fence, 100);
+    // Node 0's counter is an hour ahead of every node's time floor (it issued tokens while its
+    // clock was an hour fast, say): only the raised counters can keep the next majority above it.
+    const node0 = clients[0] as unknown as Redis;
+    const [sec = 0, usec = 0] = await node0.time();
+    const ahead = BigInt(sec) * 1_000_000n + BigInt(usec) + 3_600_000_000n;
+    await node0.set(fence, String(ahead));
     const first = await backend.tryAcquire({ key, owner: 'a', ttlMs: 5_000 });
-    expect(first.acquired && first.fencingToken).toBe(101n);
+    expect(first.acquired && first.fencingToken).toBe(ahead + 1n);
     expect(await backend.release({ key, owner: 'a' })).toBe('released');
     // Nodes 0 and 1 now refuse (another owner squats there): the next majority is 2, 3, 4.
     for (const i of [0, 1]) {
@@ -107,8 +112,9 @@ describe.skipIf(!binaries.available)('redlock SPI semantics over 5 nodes', () =>
     }
     const second = await backend.tryAcquire({ key, owner: 'b', ttlMs: 5_000 });
     expect(second.acquired).toBe(true);
-    // Without raising the lagging counters after the first grant this would be 2.
-    expect(second.acquired && second.fencingToken).toBeGreaterThan(101n);
+    // Without raising the lagging counters after the first grant this would be about an hour
+    // below the first token (the nodes' time floors).
+    expect(second.acquired && second.fencingToken).toBeGreaterThan(ahead + 1n);
     await backend.release({ key, owner: 'b' });
     for (const i of [0, 1]) await single(i).release({ key, owner: 'squatter' });
   });

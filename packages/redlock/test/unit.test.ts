@@ -51,6 +51,9 @@ describe('options', () => {
       { clients: three(), subscribeTimeoutMs: -1 },
       { clients: three(), restartQuarantineMs: -1 },
       { clients: three(), restartQuarantineMs: 0.5 },
+      { clients: three(), fencingRetentionMs: 0 },
+      { clients: three(), fencingRetentionMs: 1.5 },
+      { clients: three(), fencingRetentionMs: Number.NaN },
     ];
     for (const options of bad) {
       expect(() => redlockBackend(options as never), JSON.stringify(options)).toThrow(
@@ -60,6 +63,9 @@ describe('options', () => {
   });
 
   it('accepts three or more clients and declares its capabilities', async () => {
+    for (const fencingRetentionMs of [Number.POSITIVE_INFINITY, 60_000]) {
+      await redlockBackend({ clients: three(), fencingRetentionMs }).close();
+    }
     const backend = redlockBackend({ clients: three() });
     expect(backend.name).toBe('redlock');
     expect(backend.capabilities).toMatchObject({ watch: true, nativeWait: false });

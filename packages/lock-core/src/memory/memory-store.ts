@@ -1,4 +1,14 @@
 import { monotonicNow } from '../clock.js';
+
+/**
+ * Wall-clock microseconds since the epoch: never below `Date.now()`, with the sub-millisecond
+ * resolution of the monotonic clock (so two grants a few µs apart get different floors).
+ */
+function wallMicros(): bigint {
+  const estimate = Math.floor((performance.timeOrigin + performance.now()) * 1000);
+  return BigInt(Math.max(Date.now() * 1000, estimate));
+}
+
 /** A clock in milliseconds. Inject one to drive expiry in tests. */
 export interface MemoryClock {
   now(): number;
@@ -14,6 +24,11 @@ interface Entry {
 /**
  * The state behind one or more `memoryBackend`s: several backends on one store behave like
  * several processes on one server. Fencing counters outlive the locks, as on a real server.
+ *
+ * A fresh token is max(counter + 1, wall-clock microseconds since the epoch), like the server
+ * backends', so a new store (a restarted process) or a swap to or from another backend keeps a
+ * key's tokens increasing, as long as the wall clock did not step back by more than the time
+ * since the key's last grant.
  */
 export class MemoryStore {
   readonly #locks = new Map<string, Entry>();
@@ -33,11 +48,22 @@ export class MemoryStore {
   }
 
   grant(key: string, owner: string, ttlMs: number): Entry {
-    const fencingToken = (this.#counters.get(key) ?? 0n) + 1n;
+    const next = (this.#counters.get(key) ?? 0n) + 1n;
+    const floor = wallMicros();
+    const fencingToken = next > floor ? next : floor;
     this.#counters.set(key, fencingToken);
     const entry = { owner, count: 1, expiresAt: this.clock.now() + ttlMs, fencingToken };
     this.#locks.set(key, entry);
     return entry;
+  }
+
+  /**
+   * Forgets the key's fencing counter, as a server that lost it would (a restart without
+   * persistence, an evicted or expired counter). For fault tests: the next grant's token must
+   * still exceed every earlier one.
+   */
+  loseFencingState(key: string): void {
+    this.#counters.delete(key);
   }
 
   delete(key: string): void {

@@ -15,13 +15,19 @@
 import { type ConformanceOptions, createKit } from './kit.js';
 import { exclusionSuite } from './suite-exclusion.js';
 import { expirySuite } from './suite-expiry.js';
+import { fencingFaultsSuite } from './suite-fencing-faults.js';
 import { inputsSuite } from './suite-inputs.js';
 import { reentrancySuite } from './suite-reentrancy.js';
 import { shutdownSuite } from './suite-shutdown.js';
 import { waitingSuite } from './suite-waiting.js';
 import { watchdogSuite } from './suite-watchdog.js';
 
-export type { BackendTraits, ConformanceOptions, TestRunner } from './kit.js';
+export type {
+  BackendTraits,
+  ConformanceFaults,
+  ConformanceOptions,
+  TestRunner,
+} from './kit.js';
 export { eventually, sleep } from './kit.js';
 
 export function runConformance(options: ConformanceOptions): void {
@@ -49,6 +55,9 @@ export function runConformance(options: ConformanceOptions): void {
     describe('waiting', () => waitingSuite(kit));
     describe('inputs', () => inputsSuite(kit));
     describe('shutdown', () => shutdownSuite(kit));
+    if (kit.faults.loseFencingState) {
+      describe('fencing across a lost counter', () => fencingFaultsSuite(kit));
+    }
 
     it('caused no unhandled rejections', async () => {
       await new Promise((resolve) => setTimeout(resolve, 20));

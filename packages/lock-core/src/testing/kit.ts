@@ -22,6 +22,20 @@ export interface BackendTraits {
   shortTtlMs?: number;
 }
 
+/**
+ * Faults the adapter can inflict on its own server state, for the tests that need them. Each is
+ * optional: the kit runs a fault's tests only when the adapter provides it.
+ */
+export interface ConformanceFaults {
+  /**
+   * Make the server forget the fencing state of `key` (its counter, or whatever the next token
+   * is derived from), as a restart without persistence, an expired or evicted counter, or a
+   * failover to a replica that missed the last grants would. Called only while `key` is free.
+   * Fencing tokens must still exceed every earlier token of the key afterwards.
+   */
+  loseFencingState?(key: string): Promise<void> | void;
+}
+
 export interface ConformanceOptions {
   /** Shown in the suite's title. */
   name: string;
@@ -32,11 +46,15 @@ export interface ConformanceOptions {
   createBackend(): LockBackend | Promise<LockBackend>;
   runner: TestRunner;
   traits?: BackendTraits;
+  /** Faults the adapter can inflict (see `ConformanceFaults`). */
+  faults?: ConformanceFaults;
 }
 
 /** What each suite gets: helpers bound to one conformance run. */
 export interface Kit {
   readonly runner: TestRunner;
+  /** The adapter's fault hooks (empty when it provides none). */
+  readonly faults: ConformanceFaults;
   /** TTL used by timing-sensitive tests. */
   readonly ttl: number;
   /** A fresh backend on the shared server state (closed after the run unless a client owns it). */
@@ -58,6 +76,7 @@ export function createKit(options: ConformanceOptions): Kit & { closeAll(): Prom
   const backends = new Set<LockBackend>();
   return {
     runner: options.runner,
+    faults: options.faults ?? {},
     ttl,
     capabilities: undefined,
     timeoutMs: Math.max(20_000, ttl * 40),

@@ -1,5 +1,5 @@
 import type { LivenessCheck } from '../liveness.js';
-import { LIVE, NOW_PLUS, REMAINING_US } from '../server-time.js';
+import { LIVE, NEXT_TOKEN, NOW_EPOCH_US, NOW_PLUS, REMAINING_US } from '../server-time.js';
 
 /**
  * Statements on the key's state row for the connection-bound modes. They run in autocommit on
@@ -10,14 +10,15 @@ import { LIVE, NOW_PLUS, REMAINING_US } from '../server-time.js';
 
 /**
  * Records a grant the server lock just made: owner, count 1, expiry, holding connection, and
- * fencing + 1, returned through `LAST_INSERT_ID`. Only the lock holder runs it, so it may
- * overwrite whatever a dead holder left.
+ * the next fencing token (`NEXT_TOKEN`: above the counter and never below the server's time),
+ * returned through `LAST_INSERT_ID`. Only the lock holder runs it, so it may overwrite whatever
+ * a dead holder left.
  * Bind: name, owner, ttlµs, holder, owner, ttlµs, holder.
  */
 export function grantSql(table: string): string {
   return `INSERT INTO ${table} (\`name\`, \`owner\`, \`count\`, \`fencing\`, \`expires_at\`, \`holder\`)
-VALUES (?, ?, 1, LAST_INSERT_ID(1), ${NOW_PLUS}, ?)
-ON DUPLICATE KEY UPDATE \`fencing\` = LAST_INSERT_ID(\`fencing\` + 1), \`owner\` = ?, \`count\` = 1,
+VALUES (?, ?, 1, LAST_INSERT_ID(${NOW_EPOCH_US}), ${NOW_PLUS}, ?)
+ON DUPLICATE KEY UPDATE \`fencing\` = LAST_INSERT_ID(${NEXT_TOKEN}), \`owner\` = ?, \`count\` = 1,
   \`expires_at\` = ${NOW_PLUS}, \`holder\` = ?`;
 }
 

@@ -37,3 +37,20 @@ export async function tempTable(
     },
   };
 }
+
+/**
+ * The kit's `loseFencingState` fault on a lock table: alternately resets the key's counter to 0
+ * (a restore from an old backup) and deletes its state row (a row lost or cleaned up), so both
+ * the update and the insert path of a grant meet a lost counter.
+ */
+export function loseFencingState(pool: Pool, table: () => string): (key: string) => Promise<void> {
+  let calls = 0;
+  return async (key) => {
+    const name = Buffer.from(key, 'utf8');
+    if (calls++ % 2 === 0) {
+      await pool.query(`UPDATE \`${table()}\` SET \`fencing\` = 0 WHERE \`name\` = ?`, [name]);
+    } else {
+      await pool.query(`DELETE FROM \`${table()}\` WHERE \`name\` = ?`, [name]);
+    }
+  };
+}

@@ -12,7 +12,7 @@ import { RELEASE_LUA } from './release.js';
  * different scripts sharing one client never overwrite each other's definitions.
  */
 export const COMMANDS = {
-  acquire: 'dlockAcquireV1',
+  acquire: 'dlockAcquireV2',
   release: 'dlockReleaseV1',
   extend: 'dlockExtendV1',
   inspect: 'dlockInspectV1',
