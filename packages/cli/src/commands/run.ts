@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { constants, hostname } from 'node:os';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -10,6 +10,12 @@ import { EXIT } from '../exit-codes.js';
 import { explainError, redact } from '../explain-error.js';
 import { type Io, say, toJson } from '../io.js';
 import { openClient, resolveUrl } from '../open-client.js';
+import {
+  type CommandExit,
+  type CommandProcess,
+  type OnLostAction,
+  startCommand,
+} from './command-process.js';
 
 export const runHelp = `Usage: dlock run KEY [options] -- COMMAND [ARGS...]
 
@@ -41,10 +47,6 @@ Examples:
   DLOCK_URL=redis://10.0.0.5:6379 dlock run deploy --ttl 1m -- ./deploy.sh`;
 
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
-/** Grace between SIGTERM and SIGKILL for `--on-lost term`. */
-const KILL_AFTER_MS = 10_000;
-
-type OnLostAction = 'term' | 'kill' | 'ignore';
 
 interface RunArgs {
   key: string;
@@ -142,10 +144,10 @@ async function runLocked(args: RunArgs, client: LockClient, report: Report): Pro
   const { key } = args;
   // Until the command runs, a signal ends the wait; afterwards it is forwarded to the command.
   const interrupted = new AbortController();
-  let child: ChildProcess | undefined;
+  let child: CommandProcess | undefined;
   let lost: LockLostError | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (child) child.kill(signal);
+    if (child) child.signal(signal);
     else interrupted.abort(signal);
   };
   for (const signal of FORWARDED) process.on(signal, onSignal);
@@ -192,17 +194,35 @@ async function runLocked(args: RunArgs, client: LockClient, report: Report): Pro
       { key, fencingToken: lock.fencingToken, url: redact(args.url), ttlMs: args.ttlMs },
       `acquired "${key}" (fencing token ${lock.fencingToken})`,
     );
-    const running = spawn(args.command[0]!, args.command.slice(1), {
-      stdio: 'inherit',
+    const running = startCommand({
+      command: args.command,
       env: { ...args.env, DLOCK_KEY: key, DLOCK_FENCING_TOKEN: String(lock.fencingToken) },
+      key,
+      ttlMs: args.ttlMs,
+      remainingMs: remaining(lock),
+      onLost: args.onLost,
+      json: args.json,
     });
     child = running;
     if (lost) signalLost(running, args, lost, report);
-    const exit = await childExit(running);
+    // After every renewal the guardian learns how long the lease now stands. The watchdog
+    // publishes before it updates the lock's estimate, hence the next turn of the loop.
+    const held = lock;
+    const onExtend = (message: unknown): void => {
+      const { key: extended, ok } = message as { key: string; ok: boolean };
+      if (extended === key && ok) setImmediate(() => held.held && running.valid(remaining(held)));
+    };
+    subscribe('dlock:extend', onExtend);
+    let exit: CommandExit;
+    try {
+      exit = await running.exited;
+    } finally {
+      unsubscribe('dlock:extend', onExtend);
+    }
 
     if (exit.error) {
       await lock.release().catch(() => false);
-      const notFound = (exit.error as { code?: string }).code === 'ENOENT';
+      const notFound = exit.error.code === 'ENOENT';
       const message = notFound
         ? `command not found: ${args.command[0]}`
         : `cannot run ${args.command[0]}: ${exit.error.message}`;
@@ -210,6 +230,23 @@ async function runLocked(args: RunArgs, client: LockClient, report: Report): Pro
       return notFound ? EXIT.NOT_FOUND : EXIT.CANNOT_EXECUTE;
     }
     const code = exit.code ?? 128 + signalNumber(exit.signal);
+    if (exit.endedBy === 'guardian-died') {
+      await lock.release().catch(() => false);
+      const message = `the guardian of the command died (${exit.signal ?? `exit code ${exit.code}`}); the command's process group was killed`;
+      report('error', { error: 'guardian-died', key, message }, message);
+      return EXIT.LOST;
+    }
+    if (exit.endedBy === 'lease-running-out') {
+      // dlock was stopped or stalled long enough that the guardian ended the command before the
+      // lease could run out; the lease may still stand, but the command did not finish under it.
+      await lock.release().catch(() => false);
+      report(
+        'lost',
+        { key, reason: 'stalled', exitCode: code, childSignal: exit.signal },
+        `dlock did not renew "${key}" in time (stopped or stalled), so the command was ended before its lease ran out; exiting with ${EXIT.LOST}`,
+      );
+      return EXIT.LOST;
+    }
     if (lost) {
       report(
         'lost',
@@ -245,7 +282,7 @@ async function runLocked(args: RunArgs, client: LockClient, report: Report): Pro
 }
 
 function signalLost(
-  child: ChildProcess,
+  child: CommandProcess,
   args: RunArgs,
   error: LockLostError,
   report: Report,
@@ -261,28 +298,13 @@ function signalLost(
     { key: args.key, reason: error.reason, action: args.onLost },
     `LOST the lock "${args.key}" (${error.reason}): another process may hold it now; ${action}`,
   );
-  if (args.onLost === 'ignore' || child.exitCode !== null || child.signalCode !== null) return;
-  child.kill(args.onLost === 'kill' ? 'SIGKILL' : 'SIGTERM');
-  if (args.onLost === 'term') {
-    const timer = setTimeout(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }, KILL_AFTER_MS);
-    timer.unref();
-    child.once('exit', () => clearTimeout(timer));
-  }
+  child.lost();
 }
 
-interface ChildExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  error?: Error;
-}
-
-function childExit(child: ChildProcess): Promise<ChildExit> {
-  return new Promise((resolve) => {
-    child.once('error', (error) => resolve({ code: null, signal: null, error }));
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
+/** The lease time left by the client's conservative estimate. */
+function remaining(lock: Lock): number {
+  // expiresAt is rounded to the millisecond: one less never overstates it.
+  return lock.expiresAt - Date.now() - 1;
 }
 
 function signalNumber(signal: unknown): number {
