@@ -174,4 +174,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'] as co
   process.on(signal, () => signalGroup(signal));
 }
 
-armLeaseDeadline();
+// Not before the first turn of the event loop: renewal news dlock sent while this process was
+// starting up is read then (the poll phase comes before setImmediate), and must not be
+// overtaken by the older deadline from the command line.
+setImmediate(armLeaseDeadline);

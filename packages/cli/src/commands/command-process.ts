@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { channel } from 'node:diagnostics_channel';
 import type {
   FromGuardian,
   GuardianConfig,
@@ -10,6 +11,8 @@ import { guardianPath } from '../guardian-path.js';
 
 /** Grace between SIGTERM and SIGKILL for `--on-lost term` once dlock has seen the loss. */
 export const KILL_AFTER_MS = 10_000;
+
+const errors = channel('dlock:error');
 
 export type OnLostAction = 'term' | 'kill' | 'ignore';
 
@@ -129,16 +132,29 @@ function startGuarded(options: CommandOptions): CommandProcess {
       };
   });
   const tell = (message: ToGuardian): void => {
-    if (guardian.connected) guardian.send(message);
+    if (!guardian.connected) return;
+    // The guardian may be exiting (the command ended): a message it cannot take is moot, and its
+    // exit is handled below. The callback keeps the failure from becoming an 'error' event.
+    guardian.send(message, (error) => {
+      if (error && errors.hasSubscribers) errors.publish({ where: 'dlock run: guardian', error });
+    });
   };
   const exited = new Promise<CommandExit>((resolve) => {
-    guardian.once('error', (error: NodeJS.ErrnoException) =>
+    let started = false;
+    guardian.once('spawn', () => {
+      started = true;
+    });
+    guardian.on('error', (error: NodeJS.ErrnoException) => {
+      if (started) {
+        if (errors.hasSubscribers) errors.publish({ where: 'dlock run: guardian', error });
+        return;
+      }
       resolve({
         code: null,
         signal: null,
         error: { code: undefined, message: `cannot start the guardian: ${error.message}` },
-      }),
-    );
+      });
+    });
     // Both its exit and the end of its IPC channel: only then is its last message surely in.
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     let disconnected = false;

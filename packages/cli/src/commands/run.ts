@@ -23,7 +23,14 @@ Take the lock KEY, run COMMAND while holding it, and release it when COMMAND exi
 The lock is renewed in the background (about every TTL/3) for as long as COMMAND runs.
 COMMAND gets DLOCK_KEY and DLOCK_FENCING_TOKEN in its environment: pass the token to the
 resource you write so it can refuse a stale holder. Signals (INT, TERM, HUP, QUIT, USR2) sent
-to dlock are forwarded to COMMAND. dlock exits with COMMAND's exit code.
+to dlock are forwarded to COMMAND's process group. dlock exits with COMMAND's exit code.
+
+COMMAND never outlives the lock: it runs in a process group of its own under a small guardian
+process, which ends that group (SIGTERM, then SIGKILL before the lease can run out) if dlock
+dies (even by SIGKILL or the OOM killer) or stops renewing (stopped, frozen). COMMAND has no
+controlling terminal then (stdin/stdout/stderr are still yours; /dev/tty is not). Not covered:
+the guardian itself killed, and processes that leave COMMAND's process group. With
+--on-lost ignore, and on Windows, COMMAND runs directly and keeps running if dlock dies.
 
 Options:
   --url URL          lock backend (default: $DLOCK_URL, else an embedded SQLite file)
@@ -31,7 +38,8 @@ Options:
   --ttl DURATION     lease length; a crashed dlock frees the lock after this (default: 30s)
   --wait DURATION    how long to wait for a busy lock; 0 = try once (default: forever)
   --on-lost ACTION   if the lock is lost while COMMAND runs: term (SIGTERM, then SIGKILL
-                     after 10s), kill (SIGKILL) or ignore (keep running) (default: term)
+                     after 10s, or sooner so it is gone before the lease could run out),
+                     kill (SIGKILL) or ignore (keep running; no guardian) (default: term)
   --json             report dlock's own events as JSON lines on stderr (stdout stays COMMAND's)
   -h, --help         show this help
 
@@ -237,13 +245,13 @@ async function runLocked(args: RunArgs, client: LockClient, report: Report): Pro
       return EXIT.LOST;
     }
     if (exit.endedBy === 'lease-running-out') {
-      // dlock was stopped or stalled long enough that the guardian ended the command before the
-      // lease could run out; the lease may still stand, but the command did not finish under it.
+      // No renewal reached the guardian in time (the backend failed, or dlock was stopped or
+      // stalled), so it ended the command before the lease could run out.
       await lock.release().catch(() => false);
       report(
         'lost',
-        { key, reason: 'stalled', exitCode: code, childSignal: exit.signal },
-        `dlock did not renew "${key}" in time (stopped or stalled), so the command was ended before its lease ran out; exiting with ${EXIT.LOST}`,
+        { key, reason: 'not-renewed', exitCode: code, childSignal: exit.signal },
+        `the lease of "${key}" was not renewed in time (backend failing, or dlock stopped or stalled), so the command was ended before it could run out; exiting with ${EXIT.LOST}`,
       );
       return EXIT.LOST;
     }

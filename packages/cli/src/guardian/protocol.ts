@@ -73,14 +73,14 @@ export interface GuardianTimings {
 /**
  * How far ahead of the lease's end the guardian acts. The command gets SIGTERM `termGraceMs`
  * before the end (a quarter of the TTL, at most 10 s) and SIGKILL `killMarginMs` before it (a
- * tenth of the TTL, at most 250 ms), so it is gone while the lease still stands. A healthy
+ * tenth of the TTL, at most 1 s), so it is gone while the lease still stands. A healthy
  * watchdog renews at a third of the TTL, so the estimate never gets within a quarter of the TTL
  * of its end unless renewals stop.
  */
 export function guardianTimings(ttlMs: number): GuardianTimings {
   return {
     termGraceMs: Math.min(10_000, Math.floor(ttlMs / 4)),
-    killMarginMs: Math.min(250, Math.floor(ttlMs / 10)),
+    killMarginMs: Math.min(1_000, Math.floor(ttlMs / 10)),
   };
 }
 
