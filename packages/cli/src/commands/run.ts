@@ -33,7 +33,7 @@ the guardian itself killed, and processes that leave COMMAND's process group. Wi
 --on-lost ignore, and on Windows, COMMAND runs directly and keeps running if dlock dies.
 
 Options:
-  --url URL          lock backend (default: $DLOCK_URL, else an embedded SQLite file)
+  --url URL          lock backend (default: $DLOCK_URL, else the host-wide SQLite file below)
                      sqlite:./locks.db | redis://host:6379 | mysql://user:pass@host/db | etcd://host:2379
   --ttl DURATION     lease length; a crashed dlock frees the lock after this (default: 30s)
   --wait DURATION    how long to wait for a busy lock; 0 = try once (default: forever)
@@ -44,6 +44,15 @@ Options:
   -h, --help         show this help
 
 Durations: 500ms, 30s, 2m, 1h, or a bare number of seconds.
+
+The default backend is one SQLite file per host, $DLOCK_SQLITE_PATH if set, else
+/var/tmp/dlock/locks.db: every user's "dlock run KEY" on this machine excludes every other
+user's (a root cron job and a service account included). dlock makes that file readable and
+writable by every local user, so any local user can take, hold or force-release these locks:
+it coordinates, it protects nothing secret. A file named by DLOCK_SQLITE_PATH keeps the
+permissions you give it; everyone who shares it must be able to write it and its -wal and
+-shm files. WARNING: on Windows the default is per user (%LOCALAPPDATA%\\dlock\\locks.db), so
+two users do NOT exclude each other unless DLOCK_SQLITE_PATH names one shared file.
 
 Exit codes: COMMAND's code (128+N if it died of signal N); 64 bad usage; 69 backend failed;
 75 timed out waiting (the holder is printed); 79 lock lost while COMMAND ran; 126/127
