@@ -144,6 +144,26 @@ describe.skipIf(process.platform === 'win32')(
       expect((await dlock(['status', 'guardian-killed'], { env })).code).toBe(1);
     }, 30_000);
 
+    it('renewal news keeps the command running for several TTLs', async () => {
+      // Without it the guardian would end the command 750 ms after the grant.
+      const result = await dlock(
+        [
+          'run',
+          'renewed',
+          '--ttl',
+          '1s',
+          '--',
+          process.execPath,
+          '-e',
+          'setTimeout(() => console.log("done"), 3000)',
+        ],
+        { env },
+      );
+      expect(result.code, result.output).toBe(0);
+      expect(result.output).toContain('done');
+      expect(result.output).not.toContain('no renewal of');
+    }, 30_000);
+
     it('passes stdin through the guardian to the command', () => {
       const result = spawnSync(process.execPath, [BIN, 'run', 'stdin', '--', 'cat'], {
         env,

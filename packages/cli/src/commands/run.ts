@@ -55,8 +55,8 @@ permissions you give it; everyone who shares it must be able to write it and its
 two users do NOT exclude each other unless DLOCK_SQLITE_PATH names one shared file.
 
 Exit codes: COMMAND's code (128+N if it died of signal N); 64 bad usage; 69 backend failed;
-75 timed out waiting (the holder is printed); 79 lock lost while COMMAND ran; 126/127
-COMMAND could not be run / not found.
+75 timed out waiting (the holder is printed); 79 lock lost (or not renewed in time) while
+COMMAND ran; 126/127 COMMAND could not be run / not found.
 
 Examples:
   dlock run nightly-report -- ./make-report.sh
