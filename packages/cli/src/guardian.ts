@@ -43,8 +43,10 @@ function report(event: string, fields: Record<string, unknown>, human: string): 
   );
 }
 
-function send(message: FromGuardian): void {
-  if (process.connected) process.send?.(message);
+/** Sends `message` if dlock is still there; `then` runs once it is written (or cannot be). */
+function send(message: FromGuardian, then?: () => void): void {
+  if (process.connected && process.send) process.send(message, undefined, {}, () => then?.());
+  else then?.();
 }
 
 const child = spawn(config.command[0]!, config.command.slice(1), {
@@ -123,8 +125,9 @@ function armLeaseDeadline(): void {
 child.once('error', (error: NodeJS.ErrnoException) => {
   exited = true;
   clearTimeout(termTimer);
-  send({ type: 'spawn-error', code: error.code, message: error.message });
-  finish(error.code === 'ENOENT' ? 127 : 126);
+  send({ type: 'spawn-error', code: error.code, message: error.message }, () =>
+    finish(error.code === 'ENOENT' ? 127 : 126),
+  );
 });
 
 child.once('spawn', () => {
@@ -135,10 +138,12 @@ child.once('exit', (code, signal) => {
   exited = true;
   clearTimeout(termTimer);
   clearTimeout(killTimer);
-  send({ type: 'exit', code, signal, endedBy });
-  finish(code ?? 128 + (constants.signals[signal!] ?? 0));
+  send({ type: 'exit', code, signal, endedBy }, () =>
+    finish(code ?? 128 + (constants.signals[signal!] ?? 0)),
+  );
 });
 
+/** Exits with `code` once the last message to dlock is written. */
 function finish(code: number): void {
   process.exitCode = code;
   // Nothing else keeps the guardian alive once the channel is closed.
