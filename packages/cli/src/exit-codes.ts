@@ -13,7 +13,10 @@ export const EXIT = {
   BACKEND: 69,
   /** `run`: the wait for the lock ran out (`--wait`); someone else holds it. */
   TIMEOUT: 75,
-  /** `run`: the lock was lost while the command ran; the command was signalled per `--on-lost`. */
+  /**
+   * `run`: the lock was lost, or not renewed in time, while the command ran; the command was
+   * signalled per `--on-lost`, or ended by the guardian before the lease could run out.
+   */
   LOST: 79,
   /** `run`: the command could not be executed (permission, not a program). */
   CANNOT_EXECUTE: 126,

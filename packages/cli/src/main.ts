@@ -22,7 +22,8 @@ Commands:
   id snowflake|uuid7|uuid4 print new ids
   demo                     watch worker processes share a file safely under one lock
 
-The backend URL comes from --url, else $DLOCK_URL, else the embedded SQLite file:
+The backend URL comes from --url, else $DLOCK_URL, else the embedded SQLite file that every
+user on the host shares ($DLOCK_SQLITE_PATH, else /var/tmp/dlock/locks.db):
   sqlite:./locks.db   redis://host:6379   mysql://user:pass@host/db   etcd://host:2379
 
 Run "dlock COMMAND --help" for a command's options and exit codes.`;

@@ -6,7 +6,7 @@ import {
 } from '@dlock/lock-core';
 import { UsageError } from './cli-error.js';
 
-/** The embedded default: a SQLite file under the user's cache dir (see @dlock/lock-sqlite). */
+/** The embedded default: one SQLite file per host, /var/tmp/dlock/locks.db (see @dlock/lock-sqlite). */
 export const DEFAULT_URL = 'sqlite:';
 
 /** `--url`, else `DLOCK_URL`, else the embedded SQLite default. */

@@ -77,8 +77,10 @@ describe('dlock run', () => {
   }, 30_000);
 
   it('terminates the command and exits 79 when the lock is force-released under it', async () => {
+    // 1.5 s, not less: the guardian also ends the command on its own when renewal news is a
+    // quarter of the TTL from running out, and a loaded machine must not get there first.
     const holder = await startDlock(
-      ['run', 'lost', '--ttl', '600ms', '--', process.execPath, LONG],
+      ['run', 'lost', '--ttl', '1500ms', '--', process.execPath, LONG],
       { env, readyWhen: /ready token=\d+/ },
     );
     const released = await dlock(['release', 'lost', '--force'], { env });
@@ -93,7 +95,7 @@ describe('dlock run', () => {
 
   it('--on-lost kill SIGKILLs the command; --on-lost ignore lets it finish but still exits 79', async () => {
     const killed = await startDlock(
-      ['run', 'lost-kill', '--ttl', '600ms', '--on-lost', 'kill', '--', process.execPath, LONG],
+      ['run', 'lost-kill', '--ttl', '1500ms', '--on-lost', 'kill', '--', process.execPath, LONG],
       { env, readyWhen: /ready token=\d+/ },
     );
     await dlock(['release', 'lost-kill', '--force'], { env });

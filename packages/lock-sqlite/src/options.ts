@@ -6,8 +6,11 @@ export interface SqliteBackendOptions {
   /**
    * Path of the database file, created with its folder if missing. Every process that opens the
    * same file shares its locks. `':memory:'` gives a private in-process database (tests only).
-   * Mutually exclusive with `database`.
-   * @default defaultDatabasePath(): `DLOCK_SQLITE_PATH`, else `<user cache dir>/dlock/locks.db`
+   * Mutually exclusive with `database`. A path you name is created with your umask and its
+   * permissions are yours to set; the host-wide default is created so every local user can
+   * lock through it.
+   * @default defaultDatabasePath(): `DLOCK_SQLITE_PATH`, else `/var/tmp/dlock/locks.db` (one file
+   * for every user on the host; per user, `%LOCALAPPDATA%\dlock\locks.db`, on Windows)
    */
   path?: string;
   /**

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import {
   type AcquireRequest,
   type AcquireResult,
@@ -8,10 +9,11 @@ import {
   type ReleaseResult,
 } from '@dlock/lock-core';
 import type { Database } from 'better-sqlite3';
-import { defaultDatabasePath } from './default-path.js';
+import { defaultDatabasePath, SHARED_DEFAULT_PATH } from './default-path.js';
 import { openDatabase } from './open-database.js';
 import { resolveOptions, type SqliteBackendOptions } from './options.js';
 import { createSchema, tablesFor } from './schema.js';
+import { prepareSharedFile } from './shared-file.js';
 import { wallMicros } from './wall-micros.js';
 
 interface LockRow {
@@ -38,8 +40,14 @@ export function sqliteBackend(options: SqliteBackendOptions = {}): LockBackend {
   const owned = o.database === undefined;
   let db: Database;
   try {
-    db =
-      o.database ?? openDatabase(o.path ?? defaultDatabasePath(), o.busyTimeoutMs, o.synchronous);
+    if (o.database) db = o.database;
+    else {
+      const path = o.path ?? defaultDatabasePath();
+      if (process.platform !== 'win32' && resolve(path) === SHARED_DEFAULT_PATH) {
+        prepareSharedFile(SHARED_DEFAULT_PATH);
+      }
+      db = openDatabase(path, o.busyTimeoutMs, o.synchronous);
+    }
   } catch (error) {
     throw new LockBackendError('sqlite', 'open', error);
   }

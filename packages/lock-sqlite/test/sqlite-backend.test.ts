@@ -162,10 +162,12 @@ describe('connectBackend', () => {
     await expect(connectBackend(new URL('redis://x'))).rejects.toThrow(LockArgumentError);
   });
 
-  it('uses DLOCK_SQLITE_PATH, else a file under the cache dir, for sqlite:', async () => {
+  it('uses DLOCK_SQLITE_PATH, else the host-wide /var/tmp/dlock/locks.db, for sqlite:', async () => {
     expect(defaultDatabasePath({ DLOCK_SQLITE_PATH: '/x/y.db' })).toBe('/x/y.db');
-    expect(defaultDatabasePath({ XDG_CACHE_HOME: '/cache' })).toBe(
-      join('/cache', 'dlock', 'locks.db'),
+    // Not per user: neither the home nor the cache folder of whoever runs it.
+    const elsewhere = { HOME: '/home/someone', XDG_CACHE_HOME: '/cache', LOCALAPPDATA: 'C:\\x' };
+    expect(defaultDatabasePath(elsewhere)).toBe(
+      process.platform === 'win32' ? join('C:\\x', 'dlock', 'locks.db') : '/var/tmp/dlock/locks.db',
     );
     const previous = process.env.DLOCK_SQLITE_PATH;
     process.env.DLOCK_SQLITE_PATH = join(dir.path, 'default.db');

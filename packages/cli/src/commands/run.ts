@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { constants, hostname } from 'node:os';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -10,6 +10,12 @@ import { EXIT } from '../exit-codes.js';
 import { explainError, redact } from '../explain-error.js';
 import { type Io, say, toJson } from '../io.js';
 import { openClient, resolveUrl } from '../open-client.js';
+import {
+  type CommandExit,
+  type CommandProcess,
+  type OnLostAction,
+  startCommand,
+} from './command-process.js';
 
 export const runHelp = `Usage: dlock run KEY [options] -- COMMAND [ARGS...]
 
@@ -17,23 +23,40 @@ Take the lock KEY, run COMMAND while holding it, and release it when COMMAND exi
 The lock is renewed in the background (about every TTL/3) for as long as COMMAND runs.
 COMMAND gets DLOCK_KEY and DLOCK_FENCING_TOKEN in its environment: pass the token to the
 resource you write so it can refuse a stale holder. Signals (INT, TERM, HUP, QUIT, USR2) sent
-to dlock are forwarded to COMMAND. dlock exits with COMMAND's exit code.
+to dlock are forwarded to COMMAND's process group. dlock exits with COMMAND's exit code.
+
+COMMAND never outlives the lock: it runs in a process group of its own under a small guardian
+process, which ends that group (SIGTERM, then SIGKILL before the lease can run out) if dlock
+dies (even by SIGKILL or the OOM killer) or stops renewing (stopped, frozen). COMMAND has no
+controlling terminal then (stdin/stdout/stderr are still yours; /dev/tty is not). Not covered:
+the guardian itself killed, and processes that leave COMMAND's process group. With
+--on-lost ignore, and on Windows, COMMAND runs directly and keeps running if dlock dies.
 
 Options:
-  --url URL          lock backend (default: $DLOCK_URL, else an embedded SQLite file)
+  --url URL          lock backend (default: $DLOCK_URL, else the host-wide SQLite file below)
                      sqlite:./locks.db | redis://host:6379 | mysql://user:pass@host/db | etcd://host:2379
   --ttl DURATION     lease length; a crashed dlock frees the lock after this (default: 30s)
   --wait DURATION    how long to wait for a busy lock; 0 = try once (default: forever)
   --on-lost ACTION   if the lock is lost while COMMAND runs: term (SIGTERM, then SIGKILL
-                     after 10s), kill (SIGKILL) or ignore (keep running) (default: term)
+                     after 10s, or sooner so it is gone before the lease could run out),
+                     kill (SIGKILL) or ignore (keep running; no guardian) (default: term)
   --json             report dlock's own events as JSON lines on stderr (stdout stays COMMAND's)
   -h, --help         show this help
 
 Durations: 500ms, 30s, 2m, 1h, or a bare number of seconds.
 
+The default backend is one SQLite file per host, $DLOCK_SQLITE_PATH if set, else
+/var/tmp/dlock/locks.db: every user's "dlock run KEY" on this machine excludes every other
+user's (a root cron job and a service account included). dlock makes that file readable and
+writable by every local user, so any local user can take, hold or force-release these locks:
+it coordinates, it protects nothing secret. A file named by DLOCK_SQLITE_PATH keeps the
+permissions you give it; everyone who shares it must be able to write it and its -wal and
+-shm files. WARNING: on Windows the default is per user (%LOCALAPPDATA%\\dlock\\locks.db), so
+two users do NOT exclude each other unless DLOCK_SQLITE_PATH names one shared file.
+
 Exit codes: COMMAND's code (128+N if it died of signal N); 64 bad usage; 69 backend failed;
-75 timed out waiting (the holder is printed); 79 lock lost while COMMAND ran; 126/127
-COMMAND could not be run / not found.
+75 timed out waiting (the holder is printed); 79 lock lost (or not renewed in time) while
+COMMAND ran; 126/127 COMMAND could not be run / not found.
 
 Examples:
   dlock run nightly-report -- ./make-report.sh
@@ -41,10 +64,6 @@ Examples:
   DLOCK_URL=redis://10.0.0.5:6379 dlock run deploy --ttl 1m -- ./deploy.sh`;
 
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
-/** Grace between SIGTERM and SIGKILL for `--on-lost term`. */
-const KILL_AFTER_MS = 10_000;
-
-type OnLostAction = 'term' | 'kill' | 'ignore';
 
 interface RunArgs {
   key: string;
@@ -142,10 +161,10 @@ async function runLocked(args: RunArgs, client: LockClient, report: Report): Pro
   const { key } = args;
   // Until the command runs, a signal ends the wait; afterwards it is forwarded to the command.
   const interrupted = new AbortController();
-  let child: ChildProcess | undefined;
+  let child: CommandProcess | undefined;
   let lost: LockLostError | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (child) child.kill(signal);
+    if (child) child.signal(signal);
     else interrupted.abort(signal);
   };
   for (const signal of FORWARDED) process.on(signal, onSignal);
@@ -192,17 +211,35 @@ async function runLocked(args: RunArgs, client: LockClient, report: Report): Pro
       { key, fencingToken: lock.fencingToken, url: redact(args.url), ttlMs: args.ttlMs },
       `acquired "${key}" (fencing token ${lock.fencingToken})`,
     );
-    const running = spawn(args.command[0]!, args.command.slice(1), {
-      stdio: 'inherit',
+    const running = startCommand({
+      command: args.command,
       env: { ...args.env, DLOCK_KEY: key, DLOCK_FENCING_TOKEN: String(lock.fencingToken) },
+      key,
+      ttlMs: args.ttlMs,
+      remainingMs: remaining(lock),
+      onLost: args.onLost,
+      json: args.json,
     });
     child = running;
     if (lost) signalLost(running, args, lost, report);
-    const exit = await childExit(running);
+    // After every renewal the guardian learns how long the lease now stands. The watchdog
+    // publishes before it updates the lock's estimate, hence the next turn of the loop.
+    const held = lock;
+    const onExtend = (message: unknown): void => {
+      const { key: extended, ok } = message as { key: string; ok: boolean };
+      if (extended === key && ok) setImmediate(() => held.held && running.valid(remaining(held)));
+    };
+    subscribe('dlock:extend', onExtend);
+    let exit: CommandExit;
+    try {
+      exit = await running.exited;
+    } finally {
+      unsubscribe('dlock:extend', onExtend);
+    }
 
     if (exit.error) {
       await lock.release().catch(() => false);
-      const notFound = (exit.error as { code?: string }).code === 'ENOENT';
+      const notFound = exit.error.code === 'ENOENT';
       const message = notFound
         ? `command not found: ${args.command[0]}`
         : `cannot run ${args.command[0]}: ${exit.error.message}`;
@@ -210,6 +247,23 @@ async function runLocked(args: RunArgs, client: LockClient, report: Report): Pro
       return notFound ? EXIT.NOT_FOUND : EXIT.CANNOT_EXECUTE;
     }
     const code = exit.code ?? 128 + signalNumber(exit.signal);
+    if (exit.endedBy === 'guardian-died') {
+      await lock.release().catch(() => false);
+      const message = `the guardian of the command died (${exit.signal ?? `exit code ${exit.code}`}); the command's process group was killed`;
+      report('error', { error: 'guardian-died', key, message }, message);
+      return EXIT.LOST;
+    }
+    if (exit.endedBy === 'lease-running-out') {
+      // No renewal reached the guardian in time (the backend failed, or dlock was stopped or
+      // stalled), so it ended the command before the lease could run out.
+      await lock.release().catch(() => false);
+      report(
+        'lost',
+        { key, reason: 'not-renewed', exitCode: code, childSignal: exit.signal },
+        `the lease of "${key}" was not renewed in time (backend failing, or dlock stopped or stalled), so the command was ended before it could run out; exiting with ${EXIT.LOST}`,
+      );
+      return EXIT.LOST;
+    }
     if (lost) {
       report(
         'lost',
@@ -245,7 +299,7 @@ async function runLocked(args: RunArgs, client: LockClient, report: Report): Pro
 }
 
 function signalLost(
-  child: ChildProcess,
+  child: CommandProcess,
   args: RunArgs,
   error: LockLostError,
   report: Report,
@@ -261,28 +315,13 @@ function signalLost(
     { key: args.key, reason: error.reason, action: args.onLost },
     `LOST the lock "${args.key}" (${error.reason}): another process may hold it now; ${action}`,
   );
-  if (args.onLost === 'ignore' || child.exitCode !== null || child.signalCode !== null) return;
-  child.kill(args.onLost === 'kill' ? 'SIGKILL' : 'SIGTERM');
-  if (args.onLost === 'term') {
-    const timer = setTimeout(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }, KILL_AFTER_MS);
-    timer.unref();
-    child.once('exit', () => clearTimeout(timer));
-  }
+  child.lost();
 }
 
-interface ChildExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  error?: Error;
-}
-
-function childExit(child: ChildProcess): Promise<ChildExit> {
-  return new Promise((resolve) => {
-    child.once('error', (error) => resolve({ code: null, signal: null, error }));
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-  });
+/** The lease time left by the client's conservative estimate. */
+function remaining(lock: Lock): number {
+  // expiresAt is rounded to the millisecond: one less never overstates it.
+  return lock.expiresAt - Date.now() - 1;
 }
 
 function signalNumber(signal: unknown): number {
