@@ -22,7 +22,7 @@ export interface Contender {
 
 /**
  * Puts our contender key in `queue` on the session of the lock's TTL class, unless one is already
- * there. A lease whose guarantee would end before the new lock's TTL gets a keep-alive sent
+ * there. A lease whose guarantee would end well before the new lock's TTL gets a keep-alive sent
  * alongside the put (the same round trip), so the grant can be reported for its full TTL.
  */
 export async function enqueueOwn(
@@ -34,8 +34,7 @@ export async function enqueueOwn(
   for (let round = 0; ; round++) {
     const session = await ctx.sessions.current(ttl);
     const own = contenderKey(queue, session.id);
-    const renewing =
-      session.guaranteedUntil < performance.now() + ttl ? session.refresh() : undefined;
+    const renewing = session.nearlyCovers(performance.now() + ttl) ? undefined : session.refresh();
     // The grant waits for it; a failure only shortens the TTL the grant can report.
     renewing?.catch((error: unknown) => reportError('lease keep-alive', error));
     try {

@@ -142,12 +142,14 @@ async function refreshHold(ctx: BackendContext, line: Line, hold: Hold): Promise
 /**
  * Milliseconds from `entered` that both the hold's TTL and the lease cover: the core measures a
  * grant's expiry from when it called us, so this includes any time spent waiting, and never
- * exceeds what etcd guarantees. Renews the lease first if its guarantee falls short (joining the
- * keep-alive the enqueue sent, if any), and moves the hold's own expiry back to what is covered.
+ * exceeds what etcd guarantees. Renews the lease first if its guarantee falls well short (joining
+ * the keep-alive the enqueue sent, if any), and moves the hold's own expiry back to what is
+ * covered: up to a twentieth of the TTL less than asked, when a keep-alive sent just before
+ * covers it.
  */
 async function covered(hold: Hold, entered: number): Promise<number> {
   const session = hold.session;
-  if (session.guaranteedUntil < hold.expiresAt) {
+  if (!session.nearlyCovers(hold.expiresAt)) {
     await session
       .refresh(entered)
       .catch((error: unknown) => reportError('lease keep-alive', error));

@@ -61,6 +61,14 @@ export class Session {
   }
 
   /**
+   * Whether the lease's guarantee reaches `until`, or falls short of it by less than what a
+   * shared keep-alive may cost (a twentieth of the TTL): then no keep-alive is worth sending.
+   */
+  nearlyCovers(until: number): boolean {
+    return this.#guaranteedUntil >= until - this.ttlMs * REUSE_FRACTION;
+  }
+
+  /**
    * Makes sure a keep-alive sent no earlier than `notBefore` has been answered; afterwards
    * `guaranteedUntil` is at least that send time plus the TTL. Rejects if it could not be sent or
    * answered; marks the session lost (and rejects) when etcd reports the lease gone.
