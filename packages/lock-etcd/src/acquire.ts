@@ -7,9 +7,9 @@ import type { BackendContext, Claim } from './backend-context.js';
 import type { Enqueued } from './driver.js';
 import { decodeHolder, encodeHolder, heldBy } from './holder-value.js';
 import { contenderKey } from './keys.js';
-import { reportError } from './report-error.js';
 import type { Hold, Line } from './line.js';
 import { grant, reenter } from './local-hold.js';
+import { reportError } from './report-error.js';
 import type { Session } from './session.js';
 import { CAS_ROUNDS, reenterShared } from './shared-owner.js';
 

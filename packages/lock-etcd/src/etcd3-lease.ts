@@ -69,22 +69,20 @@ export class KeepAliveChannel {
 
   #open(): Promise<KeepAliveStream> {
     if (this.#stream) return this.#stream;
-    const opening = (this.client.leaseClient.leaseKeepAlive() as Promise<unknown>).then(
-      (raw) => {
-        const stream = raw as KeepAliveStream;
-        stream.on('data', (response) => {
-          const id = String(response.ID);
-          const queue = this.#pending.get(id);
-          const next = queue?.shift();
-          if (queue?.length === 0) this.#pending.delete(id);
-          next?.resolve(Number(response.TTL));
-        });
-        stream.on('error', (cause) => this.#drop(opening, cause));
-        stream.on('end', () => this.#drop(opening, new Error('the keep-alive stream ended')));
-        if (this.#closed) this.#drop(opening, new Error('the keep-alive stream is closed'));
-        return stream;
-      },
-    );
+    const opening = (this.client.leaseClient.leaseKeepAlive() as Promise<unknown>).then((raw) => {
+      const stream = raw as KeepAliveStream;
+      stream.on('data', (response) => {
+        const id = String(response.ID);
+        const queue = this.#pending.get(id);
+        const next = queue?.shift();
+        if (queue?.length === 0) this.#pending.delete(id);
+        next?.resolve(Number(response.TTL));
+      });
+      stream.on('error', (cause) => this.#drop(opening, cause));
+      stream.on('end', () => this.#drop(opening, new Error('the keep-alive stream ended')));
+      if (this.#closed) this.#drop(opening, new Error('the keep-alive stream is closed'));
+      return stream;
+    });
     this.#stream = opening;
     opening.catch(() => {
       if (this.#stream === opening) this.#stream = undefined;

@@ -18,7 +18,10 @@ import { ETCD_URL, etcd, runPrefix } from './helpers/etcd.js';
 const LEASE_EXPIRY_SLACK_MS = 1_500;
 
 /** The etcd3 driver, counting the calls made through it by method. */
-function countingDriver(client: EtcdClientLike): { driver: EtcdDriver; calls: Map<string, number> } {
+function countingDriver(client: EtcdClientLike): {
+  driver: EtcdDriver;
+  calls: Map<string, number>;
+} {
   const inner = createEtcd3Driver(client, 5_000);
   const calls = new Map<string, number>();
   const driver = new Proxy(inner, {
