@@ -10,7 +10,7 @@ import { contenderKey } from './keys.js';
 import type { Hold, Line } from './line.js';
 import { grant, reenter } from './local-hold.js';
 import { reportError } from './report-error.js';
-import type { Session } from './session.js';
+import { isLeaseNotFound, type Session } from './session.js';
 import { CAS_ROUNDS, reenterShared } from './shared-owner.js';
 
 export interface Contender {
@@ -49,13 +49,6 @@ export async function enqueueOwn(
       throw error;
     }
   }
-}
-
-function isLeaseNotFound(error: unknown): boolean {
-  for (let e: unknown = error; e instanceof Error; e = e.cause) {
-    if (/requested lease not found/.test(e.message)) return true;
-  }
-  return false;
 }
 
 /**

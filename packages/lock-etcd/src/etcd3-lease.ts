@@ -30,14 +30,11 @@ export class KeepAliveChannel {
     private readonly requestTimeoutMs: number,
   ) {}
 
-  async keepAlive(lease: string): Promise<number> {
-    if (this.#closed) throw new Error('the keep-alive stream is closed');
+  keepAlive(lease: string): Promise<number> {
+    if (this.#closed) return Promise.reject(new Error('the keep-alive stream is closed'));
     const opening = this.#open();
-    const stream = await opening;
-    if (this.#stream !== opening) throw new Error('the keep-alive stream ended');
     return new Promise<number>((resolve, reject) => {
-      const queue = this.#pending.get(lease) ?? [];
-      this.#pending.set(lease, queue);
+      let queue: Pending[] | undefined;
       const entry: Pending = {
         resolve: (ttl) => {
           clearTimeout(timer);
@@ -48,17 +45,29 @@ export class KeepAliveChannel {
           reject(cause);
         },
       };
-      // Unanswered in time: the stream is stuck (a silent partition), so start over on a new one.
+      // Unanswered in time (the stream not even opened, or a silent partition): the stream is
+      // stuck, so start over on a new one.
       const timer = setTimeout(() => {
-        const index = queue.indexOf(entry);
-        if (index !== -1) queue.splice(index, 1);
+        const index = queue?.indexOf(entry) ?? -1;
+        if (index !== -1) queue!.splice(index, 1);
         const cause = new Error(`lease keep-alive timed out after ${this.requestTimeoutMs} ms`);
         entry.reject(cause);
         this.#drop(opening, cause);
       }, this.requestTimeoutMs);
       timer.unref();
-      queue.push(entry);
-      stream.write({ ID: lease });
+      opening.then(
+        (stream) => {
+          if (this.#stream !== opening) {
+            entry.reject(new Error('the keep-alive stream ended'));
+            return;
+          }
+          queue = this.#pending.get(lease) ?? [];
+          this.#pending.set(lease, queue);
+          queue.push(entry);
+          stream.write({ ID: lease });
+        },
+        (error: unknown) => entry.reject(error),
+      );
     });
   }
 

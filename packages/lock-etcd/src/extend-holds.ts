@@ -59,7 +59,9 @@ export async function extendHolds(
       if (hold) ctx.lines.drop(ctx.lines.get(request.key), hold);
       // Not held through this backend: true if the owner holds it through another one.
       const queue = ctx.queue(request.key);
-      results.push((await holdsShared(ctx.driver, queue, request.owner)) !== undefined);
+      const shared = await holdsShared(ctx.driver, queue, request.owner);
+      // Our own key on the lost lease may outlive it for a moment: it is not a hold to renew.
+      results.push(shared !== undefined && shared.lease !== hold?.session.id);
       continue;
     }
     const kv = stored[local.indexOf(hold)];

@@ -157,8 +157,16 @@ export class Session {
     this.#lapse = setTimeout(
       () => {
         this.#lapse = undefined;
-        if (performance.now() < this.#guaranteedUntil) this.#armLapse();
-        else this.markLost(new Error(`lease ${leaseHex(this.id)} was not renewed within its TTL`));
+        if (performance.now() < this.#guaranteedUntil) {
+          this.#armLapse();
+          return;
+        }
+        this.markLost(new Error(`lease ${leaseHex(this.id)} was not renewed within its TTL`));
+        // etcd may not have expired it yet (an answer only late): end it now, so that no key of
+        // ours outlives what we believe we hold. Otherwise it expires on its own within moments.
+        this.driver.revokeLease(this.id).catch((error: unknown) => {
+          if (!isLeaseNotFound(error)) reportError('revoking a lapsed lease', error);
+        });
       },
       Math.max(0, this.#guaranteedUntil - performance.now()),
     );
@@ -209,4 +217,15 @@ export class Session {
       new Error(`lease ${leaseHex(this.id)} no longer exists`),
     );
   }
+}
+
+/** Whether etcd answered that the lease does not exist (expired or revoked). */
+export function isLeaseNotFound(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    // etcd3 casts etcd's message to an EtcdLeaseInvalidError whose message still contains it.
+    if (e.name === 'EtcdLeaseInvalidError' || /requested lease not found/.test(e.message)) {
+      return true;
+    }
+  }
+  return false;
 }
