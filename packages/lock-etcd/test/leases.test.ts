@@ -57,7 +57,7 @@ describe.skipIf(!etcd.available)('leases', () => {
         key: `many-${i}`,
         owner: 'many-owner',
         // Long enough that no lock expires while 2,000 are acquired on a busy machine.
-        ttlMs: 10_000,
+        ttlMs: 30_000,
       }));
       for (let i = 0; i < requests.length; i += 100) {
         const grants = await Promise.all(
@@ -65,7 +65,7 @@ describe.skipIf(!etcd.available)('leases', () => {
         );
         expect(grants.filter((g) => !g.acquired)).toEqual([]);
       }
-      // Every key is on the one lease of the 10 s class.
+      // Every key is on the one lease of the 30 s class.
       const leases = new Set<string>();
       for (let i = 0; i < requests.length; i += 500) {
         const [kv] = await kvs(`many-${i}`);
@@ -81,8 +81,8 @@ describe.skipIf(!etcd.available)('leases', () => {
       const results = (await Promise.all(batches.map((b) => backend.extendMany(b)))).flat();
       // Renewed for the full TTL, or (sharing a keep-alive sent a moment before the call) for
       // what the lease covers: at most a twentieth of the TTL less.
-      const covered = results.map((r) => (r === true ? 10_000 : r === false ? 0 : r.ttlMs));
-      expect(Math.min(...covered)).toBeGreaterThanOrEqual(9_499);
+      const covered = results.map((r) => (r === true ? 30_000 : r === false ? 0 : r.ttlMs));
+      expect(Math.min(...covered)).toBeGreaterThanOrEqual(28_499);
       // One keep-alive for the lease (none if the last grant's was sent just before), and one
       // ownership read per batch (the driver splits it into transactions of 100 reads).
       expect(calls.get('keepAlive') ?? 0).toBeLessThanOrEqual(1);
@@ -131,6 +131,28 @@ describe.skipIf(!etcd.available)('leases', () => {
       ]);
       expect(await backend.extend(abandoned)).toBe(false);
       expect(await backend.release(renewed)).toBe('released');
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('moves a lock renewed for longer than it was acquired for to a lease of the longer TTL', async () => {
+    const backend = etcdBackend();
+    try {
+      const request = { key: 'longer', owner: 'o', ttlMs: 2_000 };
+      const grant = await backend.tryAcquire(request);
+      expect(grant.acquired).toBe(true);
+      const [before] = await kvs(request.key);
+      expect(await backend.extend({ ...request, ttlMs: 5_000 })).not.toBe(false);
+      const after = await kvs(request.key);
+      // The same key, queue place and fencing token, on a 5 s lease.
+      expect(after.map((kv) => [String(kv.key), kv.create_revision])).toEqual([
+        [String(before!.key), before!.create_revision],
+      ]);
+      expect(String(after[0]!.lease)).not.toBe(String(before!.lease));
+      const lease = await client.leaseClient.leaseTimeToLive({ ID: String(after[0]!.lease) });
+      expect(Number(lease.grantedTTL)).toBe(5);
+      expect(await backend.release(request)).toBe('released');
     } finally {
       await backend.close();
     }
