@@ -9,7 +9,8 @@ import { decodeHolder, encodeHolder, heldBy } from './holder-value.js';
 import { contenderKey } from './keys.js';
 import type { Hold, Line } from './line.js';
 import { grant, reenter } from './local-hold.js';
-import type { Session } from './session.js';
+import { reportError } from './report-error.js';
+import { isLeaseNotFound, type Session } from './session.js';
 import { CAS_ROUNDS, reenterShared } from './shared-owner.js';
 
 export interface Contender {
@@ -19,16 +20,35 @@ export interface Contender {
   readonly enqueued: Enqueued;
 }
 
-/** Puts our contender key in `queue` on the current session, unless one is already there. */
+/**
+ * Puts our contender key in `queue` on the session of the lock's TTL class, unless one is already
+ * there. A lease whose guarantee would end well before the new lock's TTL gets a keep-alive sent
+ * alongside the put (the same round trip), so the grant can be reported for its full TTL.
+ */
 export async function enqueueOwn(
   ctx: BackendContext,
   queue: string,
   owner: string,
+  ttl: number,
 ): Promise<Contender> {
-  const session = await ctx.sessions.current();
-  const own = contenderKey(queue, session.lease.id);
-  const enqueued = await ctx.driver.enqueue(queue, own, encodeHolder(owner, 1), session.lease.id);
-  return { session, own, enqueued };
+  for (let round = 0; ; round++) {
+    const session = await ctx.sessions.current(ttl);
+    const own = contenderKey(queue, session.id);
+    const renewing = session.nearlyCovers(performance.now() + ttl) ? undefined : session.refresh();
+    // The grant waits for it; a failure only shortens the TTL the grant can report.
+    renewing?.catch((error: unknown) => reportError('lease keep-alive', error));
+    try {
+      const enqueued = await ctx.driver.enqueue(queue, own, encodeHolder(owner, 1), session.id);
+      return { session, own, enqueued };
+    } catch (error) {
+      // etcd expired the lease before the put reached it: the session is lost, queue on a new one.
+      if (round === 0 && isLeaseNotFound(error)) {
+        session.markLost(error);
+        continue;
+      }
+      throw error;
+    }
+  }
 }
 
 /**
@@ -63,7 +83,7 @@ async function attempt(ctx: BackendContext, line: Line, claim: Claim): Promise<A
   const queue = ctx.queue(line.key);
   for (let round = 0; ; round++) {
     if (round === CAS_ROUNDS) throw new Error(`could not clear a stale key of ours in ${queue}`);
-    const { session, own, enqueued } = await enqueueOwn(ctx, queue, owner);
+    const { session, own, enqueued } = await enqueueOwn(ctx, queue, owner, ttl);
     if (!enqueued.created) {
       // A leftover of ours (a hold that expired locally, a waiter whose withdrawal is still
       // being retried): nobody uses it any more, so clear it and start over.

@@ -16,25 +16,12 @@ export interface StoredKey {
   readonly lease: string;
 }
 
-/** A lease with keepalive running: the session every lock of one backend lives on. */
-export interface SessionLease {
+/** A lease etcd granted. */
+export interface GrantedLease {
   /** Decimal lease id as etcd reports it. */
   readonly id: string;
-  /** The granted TTL in milliseconds (etcd may raise a small TTL to its minimum). */
-  readonly ttlMs: number;
-  /**
-   * Monotonic time before which etcd cannot have expired the lease: the send time of the last
-   * acknowledged keepalive plus the TTL it was granted.
-   */
-  readonly guaranteedUntil: number;
-  /** Called once when etcd or the driver declares the lease gone (revoked, expired, unreachable). */
-  onLost(listener: (cause: unknown) => void): void;
-  /** One immediate keepalive; afterwards `guaranteedUntil` is at least its send time plus the TTL. */
-  refresh(): Promise<void>;
-  /** Revokes the lease (its keys vanish) and stops the keepalive. */
-  revoke(): Promise<void>;
-  /** Stops the keepalive without revoking (the lease then expires on its own). */
-  close(): void;
+  /** The granted TTL in seconds (etcd raises a TTL below its minimum to that minimum). */
+  readonly ttlSeconds: number;
 }
 
 /** The result of the Mutex's first transaction. */
@@ -76,8 +63,18 @@ export interface WatchHandlers {
 }
 
 export interface EtcdDriver {
-  /** Grants a lease of `ttlSeconds` and keeps it alive. */
-  openLease(ttlSeconds: number): Promise<SessionLease>;
+  /** Grants a lease of `ttlSeconds`. Nothing keeps it alive but `keepAlive` calls. */
+  grantLease(ttlSeconds: number): Promise<GrantedLease>;
+  /**
+   * One keep-alive of a lease, sent on the driver's single keep-alive stream (shared by every
+   * lease of the backend). Resolves the TTL in seconds etcd renewed it for, 0 when the lease no
+   * longer exists.
+   */
+  keepAlive(lease: string): Promise<number>;
+  /** Revokes a lease: etcd deletes every key attached to it. */
+  revokeLease(lease: string): Promise<void>;
+  /** Ends the keep-alive stream (pending keep-alives reject). */
+  closeLeases(): void;
   /**
    * Mutex step one, in one transaction: put `key` (value, lease) unless it exists, then read it
    * and the oldest lock key of `queue`.
@@ -89,8 +86,17 @@ export interface EtcdDriver {
   oldest(queue: string): Promise<StoredKey | undefined>;
   /** Reads several keys in one round trip, in order. */
   getMany(keys: readonly string[]): Promise<(StoredKey | undefined)[]>;
-  /** Replaces the value if the key's mod revision is unchanged; keeps its lease. New mod revision, or undefined. */
-  putIfModRevision(key: string, modRevision: bigint, value: string): Promise<bigint | undefined>;
+  /**
+   * Replaces the value if the key's mod revision is unchanged, keeping its lease, or moving it to
+   * `lease` when given (the create revision stays: same queue place, same fencing token). New
+   * mod revision, or undefined.
+   */
+  putIfModRevision(
+    key: string,
+    modRevision: bigint,
+    value: string,
+    lease?: string,
+  ): Promise<bigint | undefined>;
   /** Deletes the key if its mod revision is unchanged. */
   deleteIfModRevision(key: string, modRevision: bigint): Promise<boolean>;
   /** Deletes the key if it is still the incarnation created at `createRevision`. */

@@ -2,7 +2,7 @@ import {
   type AcquireRequest,
   type AcquireResult,
   type BackendCapabilities,
-  LockArgumentError,
+  type ExtendResult,
   type LockBackend,
   LockClosedError,
   type LockState,
@@ -35,39 +35,36 @@ const CAPABILITIES: BackendCapabilities = {
 };
 
 /**
- * etcd backend: etcd's `concurrency.Mutex` algorithm on one session lease per backend.
+ * etcd backend: etcd's `concurrency.Mutex` algorithm on one lease per lock TTL class.
  *
- * - Each contender puts `${prefix}${key}/${leaseHex}` with the session lease if absent; the
+ * - Each contender puts `${prefix}${key}/${leaseHex}` with its TTL class's lease if absent; the
  *   oldest key (lowest create revision) holds the lock, and its create revision is the fencing
  *   token. A waiter watches only the key created just before its own, so a release wakes one
  *   waiter (FIFO, no herd).
- * - The session lease is kept alive by the driver; a lock's own TTL is enforced by this backend,
- *   which deletes the key when the TTL passes without `extend()` (otherwise the keepalive would
- *   keep an abandoned lock forever). A crashed process's locks end with its lease.
+ * - The lease's TTL is the lock's (whole seconds). It is renewed by the locks' renewals (one
+ *   keep-alive per lease for a whole `extendMany` batch), and in the background only while a
+ *   waiter is queued on it, so a process that dies or freezes lets its keys go within the TTL.
+ * - A lock that is not renewed while other locks on its lease are has its key deleted by this
+ *   backend when its TTL passes, as the others' keep-alives keep the lease itself alive.
  */
 export class EtcdBackend implements LockBackend {
   readonly name = 'etcd';
   readonly capabilities = CAPABILITIES;
-  readonly #settings: EtcdSettings;
   readonly #onClose: (() => Promise<void>) | undefined;
   readonly #closing = new AbortController();
   readonly #ctx: BackendContext;
   #closed: Promise<void> | undefined;
 
   constructor(driver: EtcdDriver, settings: EtcdSettings, onClose?: () => Promise<void>) {
-    this.#settings = settings;
     this.#onClose = onClose;
     const sweeper = new Sweeper(driver);
     const lines = new LineRegistry(sweeper);
     this.#ctx = {
       driver,
       watches: new Set(),
-      giveUpAfterMs: settings.sessionTtlMs,
       lines,
       sweeper,
-      sessions: new SessionKeeper(driver, settings.sessionTtlMs, (session) =>
-        lines.dropSession(session),
-      ),
+      sessions: new SessionKeeper(driver, (session) => lines.dropSession(session)),
       queue: (key) => queuePrefix(settings.prefix, key),
     };
   }
@@ -100,11 +97,11 @@ export class EtcdBackend implements LockBackend {
     }
   }
 
-  extend(request: AcquireRequest): Promise<boolean> {
+  extend(request: AcquireRequest): Promise<ExtendResult> {
     return this.#extendAll([request]).then((results) => results[0]!);
   }
 
-  extendMany(requests: readonly AcquireRequest[]): Promise<boolean[]> {
+  extendMany(requests: readonly AcquireRequest[]): Promise<ExtendResult[]> {
     return this.#extendAll(requests);
   }
 
@@ -136,7 +133,7 @@ export class EtcdBackend implements LockBackend {
     const ttlMs =
       local && local.etcdKey === first.key && local.token === first.createRevision
         ? Math.max(0, Math.ceil(local.expiresAt - performance.now()))
-        : // Held by another process: its session lease bounds how long the key can live.
+        : // Held by another process (or another TTL class): its lease bounds how long the key lives.
           ((await ctx.driver.leaseRemainingMs(first.lease)) ?? 0);
     return {
       key,
@@ -175,16 +172,16 @@ export class EtcdBackend implements LockBackend {
     return this.#closed;
   }
 
-  async #extendAll(requests: readonly AcquireRequest[]): Promise<boolean[]> {
+  async #extendAll(requests: readonly AcquireRequest[]): Promise<ExtendResult[]> {
     this.#open();
     const ttls = requests.map((r) => this.#ttl(r.ttlMs));
     return extendHolds(this.#ctx, requests, ttls);
   }
 
   /**
-   * Stops timers, retries and watches at once, then revokes the session lease (etcd deletes every
-   * key still on it) and waits for etcd's answer, so that the user's client may be closed right
-   * after. If the revoke fails the keepalive is stopped anyway and the lease expires by itself.
+   * Stops timers, retries and watches at once, then revokes the leases (etcd deletes every key
+   * still on them) and waits for etcd's answers, so that the user's client may be closed right
+   * after. A lease whose revoke fails expires by itself within its TTL: nothing renews it.
    */
   async #shutdown(): Promise<void> {
     this.#closing.abort(new LockClosedError());
@@ -201,16 +198,10 @@ export class EtcdBackend implements LockBackend {
     if (this.#closed) throw new LockClosedError();
   }
 
-  /** Whole seconds, and never longer than the session the lock lives on. */
+  /** Whole seconds: the TTL class, and the TTL of the lease the lock lives on. */
   #ttl(ttlMs: number): number {
     this.#open();
-    const rounded = Math.ceil(ttlMs / 1000) * 1000;
-    if (rounded > this.#settings.sessionTtlMs) {
-      throw new LockArgumentError(
-        `ttlMs ${ttlMs} exceeds the etcd session TTL (${this.#settings.sessionTtlMs} ms): a lock cannot outlive the lease it lives on; raise sessionTtlMs`,
-      );
-    }
-    return rounded;
+    return Math.ceil(ttlMs / 1000) * 1000;
   }
 }
 

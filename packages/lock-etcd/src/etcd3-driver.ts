@@ -1,13 +1,13 @@
 /**
- * `EtcdDriver` on the etcd3 package: raw KV transactions for the queue, etcd3's `Lease` for the
- * session keepalive and its `WatchBuilder` for deletions (etcd3 resubscribes watchers after a
- * reconnect and replays from the last revision it saw).
+ * `EtcdDriver` on the etcd3 package: raw KV transactions for the queue, raw lease RPCs with
+ * every keep-alive on one shared LeaseKeepAlive stream, and etcd3's `WatchBuilder` for deletions
+ * (etcd3 resubscribes watchers after a reconnect and replays from the last revision it saw).
  */
 import { LockBackendError } from '@dlock/lock-core';
 import type { IKeyValue, IRangeRequest, IRequestOp } from 'etcd3';
 import type { EtcdClientLike } from './client-types.js';
 import type { Enqueued, EtcdDriver, Standing, StoredKey } from './driver.js';
-import { openLease } from './etcd3-lease.js';
+import { KeepAliveChannel } from './etcd3-lease.js';
 import { watchDeletes } from './etcd3-watch.js';
 import { isContender, prefixRangeEnd } from './keys.js';
 
@@ -19,6 +19,7 @@ export function createEtcd3Driver(client: EtcdClientLike, requestTimeoutMs: numb
   const ns = client.prefix ?? Buffer.alloc(0);
   const raw = (key: string): Buffer => Buffer.concat([ns, Buffer.from(key, 'utf8')]);
   const options = () => ({ deadline: Date.now() + requestTimeoutMs });
+  const keepAlives = new KeepAliveChannel(client, requestTimeoutMs);
 
   const stored = (kv: IKeyValue): StoredKey => ({
     key: kv.key.subarray(ns.length).toString('utf8'),
@@ -76,8 +77,25 @@ export function createEtcd3Driver(client: EtcdClientLike, requestTimeoutMs: numb
   });
 
   return {
-    openLease(ttlSeconds) {
-      return call('lease grant', () => openLease(client, ttlSeconds, requestTimeoutMs));
+    grantLease(ttlSeconds) {
+      return call('lease grant', async () => {
+        const response = await client.leaseClient.leaseGrant({ TTL: ttlSeconds }, options());
+        return { id: String(response.ID), ttlSeconds: Number(response.TTL) };
+      });
+    },
+
+    keepAlive(lease) {
+      return call('lease keep-alive', () => keepAlives.keepAlive(lease));
+    },
+
+    revokeLease(lease) {
+      return call('lease revoke', async () => {
+        await client.leaseClient.leaseRevoke({ ID: lease }, options());
+      });
+    },
+
+    closeLeases() {
+      keepAlives.close();
     },
 
     enqueue(queue, key, value, lease) {
@@ -175,7 +193,7 @@ export function createEtcd3Driver(client: EtcdClientLike, requestTimeoutMs: numb
       });
     },
 
-    putIfModRevision(key, modRevision, value) {
+    putIfModRevision(key, modRevision, value, lease) {
       return call('update', async () => {
         const response = await client.kv.txn(
           {
@@ -187,7 +205,7 @@ export function createEtcd3Driver(client: EtcdClientLike, requestTimeoutMs: numb
                 request_put: {
                   key: raw(key),
                   value: Buffer.from(value, 'utf8'),
-                  ignore_lease: true,
+                  ...(lease === undefined ? { ignore_lease: true } : { lease }),
                 },
               },
             ],

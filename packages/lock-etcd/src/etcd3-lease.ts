@@ -1,84 +1,114 @@
-import type { Lease } from 'etcd3';
 import type { EtcdClientLike } from './client-types.js';
-import type { SessionLease } from './driver.js';
 
-/**
- * The session lease on etcd3's `Lease`: its keepalive stream renews it, and each answered
- * keepalive moves `guaranteedUntil` to its send time plus the TTL the server granted.
- */
-export async function openLease(
-  client: EtcdClientLike,
-  ttlSeconds: number,
-  requestTimeoutMs: number,
-): Promise<SessionLease> {
-  const sentAt = performance.now();
-  const lease: Lease = client.lease(ttlSeconds, { autoKeepAlive: true });
-  const listeners: ((cause: unknown) => void)[] = [];
-  let lostCause: { cause: unknown } | undefined;
-  let ttlMs = ttlSeconds * 1000;
-  let guaranteedUntil = sentAt + ttlMs;
-  // Send times of keepalives not yet answered; answers arrive in order on the stream.
-  let fired: number[] = [];
-  const acknowledged = (sent: number, ttl: string | number): void => {
-    const seconds = Number(ttl);
-    if (seconds > 0) {
-      ttlMs = seconds * 1000;
-      guaranteedUntil = Math.max(guaranteedUntil, sent + ttlMs);
-    }
-  };
-  lease.on('keepaliveEstablished', () => {
-    fired = [];
-  });
-  lease.on('keepaliveFired', () => {
-    fired.push(performance.now());
-  });
-  lease.on('keepaliveSucceeded', (res: { TTL: string }) => {
-    const sent = fired.shift();
-    if (sent !== undefined) acknowledged(sent, res.TTL);
-  });
-  lease.on('lost', (cause: unknown) => {
-    if (lostCause) return;
-    lostCause = { cause };
-    for (const listener of listeners.splice(0)) listener(cause);
-  });
-  let id: string;
-  try {
-    id = await withTimeout(lease.grant(), requestTimeoutMs, 'lease grant');
-  } catch (error) {
-    lease.release();
-    throw error;
-  }
-  return {
-    id,
-    get ttlMs() {
-      return ttlMs;
-    },
-    get guaranteedUntil() {
-      return guaranteedUntil;
-    },
-    onLost(listener) {
-      if (lostCause) queueMicrotask(() => listener(lostCause!.cause));
-      else listeners.push(listener);
-    },
-    async refresh() {
-      const sent = performance.now();
-      const res = await lease.keepaliveOnce({ deadline: Date.now() + requestTimeoutMs });
-      acknowledged(sent, res.TTL);
-    },
-    async revoke() {
-      await lease.revoke({ deadline: Date.now() + requestTimeoutMs });
-    },
-    close() {
-      // etcd3's release(): stop the keepalive and let the lease expire on its own.
-      lease.release();
-    },
-  };
+/** What the driver needs of etcd's LeaseKeepAlive bidirectional stream. */
+interface KeepAliveStream {
+  write(request: { ID: string }): unknown;
+  end(): unknown;
+  on(event: 'data', listener: (response: { ID: string; TTL: string }) => void): unknown;
+  on(event: 'error' | 'end', listener: (cause?: unknown) => void): unknown;
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+interface Pending {
+  resolve(ttlSeconds: number): void;
+  reject(cause: unknown): void;
+}
+
+/**
+ * Every lease keep-alive of one backend on a single LeaseKeepAlive stream (etcd3's own `Lease`
+ * opens a stream per lease, and `keepaliveOnce` one per call). Each keep-alive is one message;
+ * etcd answers each with the lease's new TTL, in order per lease. A stream that errors, ends or
+ * leaves a keep-alive unanswered for `requestTimeoutMs` is dropped with everything pending on
+ * it, and the next keep-alive opens a fresh one.
+ */
+export class KeepAliveChannel {
+  #stream: Promise<KeepAliveStream> | undefined;
+  readonly #pending = new Map<string, Pending[]>();
+  #closed = false;
+
+  constructor(
+    private readonly client: EtcdClientLike,
+    private readonly requestTimeoutMs: number,
+  ) {}
+
+  keepAlive(lease: string): Promise<number> {
+    if (this.#closed) return Promise.reject(new Error('the keep-alive stream is closed'));
+    const opening = this.#open();
+    return new Promise<number>((resolve, reject) => {
+      let queue: Pending[] | undefined;
+      const entry: Pending = {
+        resolve: (ttl) => {
+          clearTimeout(timer);
+          resolve(ttl);
+        },
+        reject: (cause) => {
+          clearTimeout(timer);
+          reject(cause);
+        },
+      };
+      // Unanswered in time (the stream not even opened, or a silent partition): the stream is
+      // stuck, so start over on a new one.
+      const timer = setTimeout(() => {
+        const index = queue?.indexOf(entry) ?? -1;
+        if (index !== -1) queue!.splice(index, 1);
+        const cause = new Error(`lease keep-alive timed out after ${this.requestTimeoutMs} ms`);
+        entry.reject(cause);
+        this.#drop(opening, cause);
+      }, this.requestTimeoutMs);
+      timer.unref();
+      opening.then(
+        (stream) => {
+          if (this.#stream !== opening) {
+            entry.reject(new Error('the keep-alive stream ended'));
+            return;
+          }
+          queue = this.#pending.get(lease) ?? [];
+          this.#pending.set(lease, queue);
+          queue.push(entry);
+          stream.write({ ID: lease });
+        },
+        (error: unknown) => entry.reject(error),
+      );
+    });
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#stream) this.#drop(this.#stream, new Error('the keep-alive stream is closed'));
+  }
+
+  #open(): Promise<KeepAliveStream> {
+    if (this.#stream) return this.#stream;
+    const opening = (this.client.leaseClient.leaseKeepAlive() as Promise<unknown>).then((raw) => {
+      const stream = raw as KeepAliveStream;
+      stream.on('data', (response) => {
+        const id = String(response.ID);
+        const queue = this.#pending.get(id);
+        const next = queue?.shift();
+        if (queue?.length === 0) this.#pending.delete(id);
+        next?.resolve(Number(response.TTL));
+      });
+      stream.on('error', (cause) => this.#drop(opening, cause));
+      stream.on('end', () => this.#drop(opening, new Error('the keep-alive stream ended')));
+      if (this.#closed) this.#drop(opening, new Error('the keep-alive stream is closed'));
+      return stream;
+    });
+    this.#stream = opening;
+    opening.catch(() => {
+      if (this.#stream === opening) this.#stream = undefined;
+    });
+    return opening;
+  }
+
+  /** Forgets the stream, ends it and rejects everything waiting on it. */
+  #drop(stream: Promise<KeepAliveStream>, cause: unknown): void {
+    if (this.#stream !== stream) return;
+    this.#stream = undefined;
+    const waiting = [...this.#pending.values()].flat();
+    this.#pending.clear();
+    for (const p of waiting) p.reject(cause);
+    stream.then(
+      (s) => s.end(),
+      () => {},
+    );
+  }
 }

@@ -3,9 +3,10 @@ import type { Session } from './session.js';
 import type { Sweeper } from './sweeper.js';
 
 /**
- * A backend's local lines by lock key, and the per-lock TTL it enforces on their holds. The
- * session lease is kept alive for as long as the backend runs, so without these timers an
- * abandoned lock (never extended, never released) would outlive its TTL until the process ends.
+ * A backend's local lines by lock key, and the per-lock TTL it enforces on their holds. A lease
+ * is shared by every lock of its TTL class, and one lock's renewal (or a queued waiter) keeps it
+ * alive for all, so without these timers an abandoned lock (never extended, never released) would
+ * outlive its TTL for as long as its neighbours on the lease are renewed.
  */
 export class LineRegistry {
   readonly #lines = new Map<string, Line>();
@@ -65,7 +66,7 @@ export class LineRegistry {
     }
   }
 
-  /** Stops every TTL timer, for closing the backend: its session's revocation ends the keys. */
+  /** Stops every TTL timer, for closing the backend: revoking its leases ends the keys. */
   stopTimers(): void {
     for (const line of this.#lines.values()) {
       if (line.hold?.timer !== undefined) this.#clearTimer(line.hold.timer);

@@ -1,6 +1,6 @@
 import type { Session } from './session.js';
 
-/** A lock this backend holds: one contender key, first in its queue, on this backend's session. */
+/** A lock this backend holds: one contender key, first in its queue, on its TTL class's lease. */
 export interface Hold {
   readonly key: string;
   /** The contender key in etcd. */
@@ -11,7 +11,8 @@ export interface Hold {
   modRevision: bigint;
   /** Hold count as last written to etcd. */
   count: number;
-  readonly session: Session;
+  /** The lease the key is on: its TTL class's, moved to a longer one by a longer renewal. */
+  session: Session;
   /** Monotonic time at which the backend deletes the key unless extended. */
   expiresAt: number;
   timer: NodeJS.Timeout | undefined;
@@ -22,10 +23,11 @@ interface LocalWaiter {
 }
 
 /**
- * Local state of one lock key in one backend. A backend has a single session, so every owner in
- * it maps to the same contender key: the line arbitrates locally, letting one local contender at
- * a time use the key (the holder, or the one local waiter at the server), and queues the other
- * local native waiters in arrival order.
+ * Local state of one lock key in one backend. Every owner of one TTL class in a backend maps to
+ * the same contender key (one per lease and queue), and one backend keeps at most one key in a
+ * queue: the line arbitrates locally, letting one local contender at a time use the queue (the
+ * holder, or the one local waiter at the server), and queues the other local native waiters in
+ * arrival order.
  */
 export class Line {
   hold: Hold | undefined;

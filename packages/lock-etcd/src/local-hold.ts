@@ -8,6 +8,7 @@ import type { BackendContext, Claim } from './backend-context.js';
 import type { StoredKey } from './driver.js';
 import { decodeHolder, encodeHolder, heldBy } from './holder-value.js';
 import type { Hold, Line } from './line.js';
+import { reportError } from './report-error.js';
 import type { Session } from './session.js';
 import { CAS_ROUNDS } from './shared-owner.js';
 
@@ -37,6 +38,7 @@ export async function grant(
     ctx.lines.drop(line, hold);
     return { acquired: false };
   }
+  ctx.lines.arm(line, hold);
   return { acquired: true, fencingToken: hold.token, reentered: false, ttlMs };
 }
 
@@ -47,11 +49,13 @@ export async function reenter(
   hold: Hold,
   claim: Claim,
 ): Promise<AcquireResult | undefined> {
+  // Asked for longer than its lease's TTL: move the key to a lease of the longer TTL.
+  const longer = claim.ttl > hold.session.ttlMs ? await ctx.sessions.current(claim.ttl) : undefined;
   for (let round = 0; round < CAS_ROUNDS; round++) {
-    if (await writeCount(ctx, hold, hold.count + 1)) {
+    if (await writeCount(ctx, hold, hold.count + 1, longer)) {
       hold.expiresAt = Math.max(hold.expiresAt, performance.now() + claim.ttl);
-      ctx.lines.arm(line, hold);
       const ttlMs = await covered(hold, claim.entered);
+      ctx.lines.arm(line, hold);
       return { acquired: true, fencingToken: hold.token, reentered: true, ttlMs };
     }
     // The hold is gone: the caller acquires afresh.
@@ -95,16 +99,27 @@ export async function releaseHold(
   throw new Error(`too many concurrent changes to ${hold.etcdKey}`);
 }
 
-/** Writes a new hold count if nothing changed the key since we last saw it. */
-async function writeCount(ctx: BackendContext, hold: Hold, count: number): Promise<boolean> {
+/**
+ * Writes a new hold count (and moves the key to `session`'s lease, if given) if nothing changed
+ * the key since we last saw it.
+ */
+export async function writeCount(
+  ctx: BackendContext,
+  hold: Hold,
+  count: number,
+  session?: Session,
+): Promise<boolean> {
+  const moving = session !== undefined && session !== hold.session ? session : undefined;
   const written = await ctx.driver.putIfModRevision(
     hold.etcdKey,
     hold.modRevision,
     encodeHolder(hold.owner, count),
+    moving?.id,
   );
   if (written === undefined) return false;
   hold.modRevision = written;
   hold.count = count;
+  if (moving) hold.session = moving;
   return true;
 }
 
@@ -125,12 +140,20 @@ async function refreshHold(ctx: BackendContext, line: Line, hold: Hold): Promise
 }
 
 /**
- * Milliseconds from `entered` that both the hold's TTL and the session lease cover: the core
- * measures a grant's expiry from when it called us, so this includes any time spent waiting,
- * and never exceeds what etcd guarantees. Refreshes the lease first if its guarantee falls short.
+ * Milliseconds from `entered` that both the hold's TTL and the lease cover: the core measures a
+ * grant's expiry from when it called us, so this includes any time spent waiting, and never
+ * exceeds what etcd guarantees. Renews the lease first if its guarantee falls well short (joining
+ * the keep-alive the enqueue sent, if any), and moves the hold's own expiry back to what is
+ * covered: up to a twentieth of the TTL less than asked, when a keep-alive sent just before
+ * covers it.
  */
 async function covered(hold: Hold, entered: number): Promise<number> {
-  const lease = hold.session.lease;
-  if (lease.guaranteedUntil < hold.expiresAt) await lease.refresh().catch(() => {});
-  return Math.max(1, Math.floor(Math.min(hold.expiresAt, lease.guaranteedUntil) - entered));
+  const session = hold.session;
+  if (!session.nearlyCovers(hold.expiresAt)) {
+    await session
+      .refresh(entered)
+      .catch((error: unknown) => reportError('lease keep-alive', error));
+  }
+  hold.expiresAt = Math.min(hold.expiresAt, session.guaranteedUntil);
+  return Math.max(1, Math.floor(hold.expiresAt - entered));
 }

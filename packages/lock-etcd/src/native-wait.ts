@@ -46,7 +46,7 @@ async function queueAndWait(
     if (round === 10 * CAS_ROUNDS) throw new Error(`could not queue in ${queue}`);
     throwIfAborted(signals);
     if (performance.now() >= deadline) return { acquired: false };
-    const { session, own, enqueued } = await enqueueOwn(ctx, queue, owner);
+    const { session, own, enqueued } = await enqueueOwn(ctx, queue, owner, ttl);
     const revision = enqueued.own.createRevision;
     if (!enqueued.created) {
       await ctx.driver.deleteIfCreateRevision(own, revision);
@@ -63,6 +63,8 @@ async function queueAndWait(
       if (first?.key === own) {
         turn = 'first';
       } else {
+        // A waiter may wait longer than a TTL: keep its lease alive while it is queued.
+        const queued = session.waiting();
         const standing = await waitForTurn(ctx, {
           queue,
           own,
@@ -70,7 +72,7 @@ async function queueAndWait(
           session,
           deadline,
           signals,
-        });
+        }).finally(queued);
         turn = standing.turn;
         if (standing.own) mine = standing.own;
       }

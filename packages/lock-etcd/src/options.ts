@@ -13,11 +13,9 @@ export interface EtcdBackendOptions {
    */
   prefix?: string;
   /**
-   * TTL of the backend's session lease, in milliseconds, rounded up to whole seconds: how long
-   * the locks of a crashed or partitioned process outlive it. A lock's own `ttlMs` may not
-   * exceed it (a lock cannot outlive the lease it lives on). etcd raises lease TTLs below its
-   * minimum (1.5 x the election timeout, 2 s with default settings) to that minimum.
-   * @default 60000
+   * @deprecated Accepted and ignored (still validated: an integer from 1000 to 2^31-1). Locks no
+   * longer live on one long session lease: each lock TTL class has a lease of that TTL, so a
+   * crashed or frozen process's locks end within their own `ttlMs`, and any `ttlMs` is allowed.
    */
   sessionTtlMs?: number;
   /**
@@ -31,7 +29,6 @@ export interface EtcdBackendOptions {
 export interface EtcdSettings {
   readonly client: EtcdClientLike;
   readonly prefix: string;
-  readonly sessionTtlMs: number;
   readonly requestTimeoutMs: number;
 }
 
@@ -71,7 +68,6 @@ export function resolveOptions(options: EtcdBackendOptions): EtcdSettings {
   return {
     client: client as EtcdClientLike,
     prefix,
-    sessionTtlMs: Math.ceil(sessionTtlMs / 1000) * 1000,
     requestTimeoutMs,
   };
 }

@@ -20,8 +20,6 @@ export interface QueueContext {
   readonly driver: EtcdDriver;
   /** Open watches, so that closing the backend can cancel them. */
   readonly watches: Set<DeleteWatch>;
-  /** How long etcd may keep failing before the wait reports the error instead of retrying. */
-  readonly giveUpAfterMs: number;
 }
 
 export interface Waiting {
@@ -66,7 +64,7 @@ export async function waitForTurn(
         woke === 'deleted' &&
         standing.olderKeys === 1 &&
         !w.session.lost &&
-        w.session.lease.guaranteedUntil - performance.now() > CONFIRMED_MS
+        w.session.guaranteedUntil - performance.now() > CONFIRMED_MS
       ) {
         return { turn: 'first', own: standing.own };
       }
@@ -74,9 +72,9 @@ export async function waitForTurn(
       if (w.signals.some((s) => s.aborted)) throw error;
       // etcd unreachable for a moment (a leader election, a member going away): our key keeps
       // our place while the session lives, so re-read shortly instead of giving up the wait.
-      // If the outage outlasts the session, the session is lost and the caller queues again.
+      // If the outage outlasts the lease, the session is lost and the caller queues again.
       failingSince ??= performance.now();
-      if (performance.now() - failingSince > ctx.giveUpAfterMs) throw error;
+      if (performance.now() - failingSince > w.session.ttlMs) throw error;
       woke = await pause(ctx, w, undefined, RETRY_MS);
     }
     if (woke === 'timeout' || woke === 'session-lost') return { turn: woke };
