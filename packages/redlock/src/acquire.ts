@@ -14,6 +14,7 @@ import {
 import { quorumError } from './errors.js';
 import { answers, type NodeOutcome, onAllNodes } from './fan-out.js';
 import type { Quorum } from './quorum.js';
+import { releaseCall } from './release.js';
 import { maxToken } from './tokens.js';
 import { driftMs, rankedDescending, validityMs } from './validity.js';
 
@@ -197,15 +198,7 @@ async function undo(
     targets,
     'acquire',
     request.key,
-    (node) =>
-      node.scripts[COMMANDS.release]!(
-        keys.lock,
-        keys.fence,
-        request.owner,
-        q.fencingRetentionMs,
-        keys.channel,
-        '0',
-      ),
+    releaseCall(q, keys, request.owner),
     decodeReleaseReply,
     q.nodeTimeoutMs,
   );

@@ -1,7 +1,8 @@
 import type { OwnerRef, ReleaseResult } from '@dlock/lock-core';
-import { COMMANDS, decodeReleaseReply, lockKeys } from '@dlock/lock-redis/internals';
+import { COMMANDS, decodeReleaseReply, type LockKeys, lockKeys } from '@dlock/lock-redis/internals';
 import { quorumError } from './errors.js';
 import { answers, onAllNodes } from './fan-out.js';
+import type { RedlockNode } from './node.js';
 import type { Quorum } from './quorum.js';
 
 /**
@@ -21,15 +22,7 @@ export async function releaseOnQuorum(q: Quorum, request: OwnerRef): Promise<Rel
     q.nodes,
     'release',
     request.key,
-    (node) =>
-      node.scripts[COMMANDS.release]!(
-        keys.lock,
-        keys.fence,
-        request.owner,
-        q.fencingRetentionMs,
-        keys.channel,
-        '0',
-      ),
+    releaseCall(q, keys, request.owner),
     decodeReleaseReply,
     q.nodeTimeoutMs,
   );
@@ -49,4 +42,17 @@ export async function releaseOnQuorum(q: Quorum, request: OwnerRef): Promise<Rel
     `cannot tell whether the lock was held: ${released + decremented} of ${q.nodes.length} nodes released it, ${failed} did not answer, ${q.size} needed`,
     outcomes,
   );
+}
+
+/** One node's call of lock-redis's owner-checked release script (no pub/sub: `'0'`). */
+export function releaseCall(q: Quorum, keys: LockKeys, owner: string) {
+  return (node: RedlockNode) =>
+    node.scripts[COMMANDS.release]!(
+      keys.lock,
+      keys.fence,
+      owner,
+      q.fencingRetentionMs,
+      keys.channel,
+      '0',
+    );
 }
