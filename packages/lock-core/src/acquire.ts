@@ -28,6 +28,8 @@ export interface AcquireParams {
   readonly maxDelayMs: number;
   /** Re-entries skip the local queue: the caller already holds the key. */
   readonly reentry: boolean;
+  /** Refuse to wait when this many calls of the client already wait for the key. */
+  readonly maxWaitersPerKey: number;
 }
 
 export interface Attempt {
@@ -38,11 +40,14 @@ export interface Attempt {
 
 /**
  * Takes the lock or throws: `LockTimeoutError` at the deadline, the signal's reason on abort,
- * `LockClosedError` when the client closes, `LockBackendError` when the backend fails. A grant
- * that arrives after the caller gave up is released again, so an abandoned wait never leaks a lock.
+ * `LockClosedError` when the client closes, `LockBackendError` when the backend fails,
+ * `LockQueueFullError` (before any I/O) when the client has as many waiters as it allows. A
+ * grant that arrives after the caller gave up is released again, so an abandoned wait never
+ * leaks a lock.
  */
 export async function acquireWithWait(host: AcquireHost, p: AcquireParams): Promise<Attempt> {
   const begun = monotonicNow();
+  if (p.waitTimeoutMs !== 0 && !p.reentry) host.queues.admit(p.key, p.maxWaitersPerKey);
   // Re-entries never wait behind local waiters. Everyone else keeps arrival order: the first
   // arrival asks at once while holding the head of the key's queue, later ones line up behind it.
   const mayAsk = p.strategy !== 'native' && (p.reentry || host.queues.reserveHead(p.key));
@@ -66,26 +71,24 @@ export async function acquireWithWait(host: AcquireHost, p: AcquireParams): Prom
     }
   }
   const deadline = p.waitTimeoutMs === 0 ? Number.POSITIVE_INFINITY : begun + p.waitTimeoutMs;
-  const interrupt = new Interrupt(
-    [p.signal, host.closeSignal],
-    deadline,
-    () => new LockTimeoutError(p.key, p.waitTimeoutMs),
-  );
-  const ask = (request: () => Promise<AcquireResult>): Promise<Attempt> =>
-    attempt(host, p, interrupt, request);
-  const tryOnce = (): Promise<Attempt> => ask(() => host.backend.tryAcquire(p));
+  const interrupt = new Interrupt(p.signal, host.closeSignal, deadline, p);
   let joined = false;
   try {
     if (p.strategy === 'native') {
-      if (p.waitTimeoutMs === 0) return granted(await tryOnce(), p);
+      if (p.waitTimeoutMs === 0) return granted(await tryOnce(host, p, interrupt), p);
       const timeoutMs = Math.max(0, deadline - monotonicNow());
-      return granted(
-        await ask(() => host.backend.waitAcquire!({ ...p, timeoutMs, signal: interrupt.signal })),
-        p,
-      );
+      const counted = !p.reentry;
+      if (counted) host.queues.nativeBegin(p.key);
+      try {
+        const start = monotonicNow();
+        const pending = host.backend.waitAcquire!({ ...p, timeoutMs, signal: interrupt.signal });
+        return granted(await settle(host, p, interrupt, pending, start), p);
+      } finally {
+        if (counted) host.queues.nativeEnd(p.key);
+      }
     }
     if (mayAsk && first === undefined) {
-      const asked = await tryOnce();
+      const asked = await tryOnce(host, p, interrupt);
       if (asked.result.acquired || p.waitTimeoutMs === 0) {
         if (holdsHead)
           host.queues.releaseHead(
@@ -97,13 +100,15 @@ export async function acquireWithWait(host: AcquireHost, p: AcquireParams): Prom
       first = asked.result;
     } else if (!mayAsk && p.waitTimeoutMs === 0) {
       // tryAcquire never queues: one attempt even while local waiters wait.
-      return granted(await tryOnce(), p);
+      return granted(await tryOnce(host, p, interrupt), p);
     }
+    // Refused at first try: only now does this call become a waiter, if the client has room.
+    if (mayAsk) host.queues.admitRefused(p.key);
     joined = true;
     // The arrival that held the head takes its place at the front, knowing the lock is busy.
     if (holdsHead) host.queues.releaseHead(p.key, null);
     const retryAfterMs = first && !first.acquired ? first.retryAfterMs : undefined;
-    return await waitInQueue(host, p, interrupt, tryOnce, holdsHead ? { retryAfterMs } : undefined);
+    return await waitInQueue(host, p, interrupt, holdsHead ? { retryAfterMs } : undefined);
   } catch (error) {
     if (holdsHead && !joined) host.queues.releaseHead(p.key, 'try');
     throw error;
@@ -122,7 +127,6 @@ async function waitInQueue(
   host: AcquireHost,
   p: AcquireParams,
   interrupt: Interrupt,
-  tryOnce: () => Promise<Attempt>,
   front: { retryAfterMs: number | undefined } | undefined,
 ): Promise<Attempt> {
   const queue = host.queues.queueFor(p.key);
@@ -131,14 +135,14 @@ async function waitInQueue(
   if (front) queue.takeHead(waiter);
   else queue.join(waiter, !host.queues.headReserved(p.key));
   try {
-    const promotion = front ? 'try' : await interrupt.race(waiter.turn());
+    const promotion = front ? 'try' : await waiter.turn(interrupt);
     let skipAsk = promotion !== 'try' || (front !== undefined && waiter.strategy === 'poll');
     let retryAfterMs = promotion === 'try' ? front?.retryAfterMs : promotion.heldForMs;
     for (let round = 0; ; round++) {
       if (waiter.strategy === 'watch' && (await interrupt.race(queue.ensureWatch())))
         skipAsk = false;
       if (!skipAsk) {
-        const next = await tryOnce();
+        const next = await tryOnce(host, p, interrupt);
         if (next.result.acquired) {
           handOver = { heldForMs: next.result.ttlMs };
           return next;
@@ -146,7 +150,7 @@ async function waitInQueue(
         retryAfterMs = next.result.retryAfterMs;
       }
       skipAsk = false;
-      await interrupt.race(waiter.nap(napMs(p, waiter, round, retryAfterMs)));
+      await waiter.nap(napMs(p, waiter, round, retryAfterMs), interrupt);
     }
   } finally {
     waiter.cancelNap();
@@ -175,14 +179,19 @@ function napMs(
   return retryAfterMs === undefined ? delay : Math.min(delay, retryAfterMs + 1);
 }
 
-async function attempt(
+function tryOnce(host: AcquireHost, p: AcquireParams, interrupt: Interrupt): Promise<Attempt> {
+  const start = monotonicNow();
+  return settle(host, p, interrupt, host.backend.tryAcquire(p), start);
+}
+
+/** `pending`, sent at `start`, unless the interrupt fires first. */
+async function settle(
   host: AcquireHost,
   p: AcquireParams,
   interrupt: Interrupt,
-  request: () => Promise<AcquireResult>,
+  pending: Promise<AcquireResult>,
+  start: number,
 ): Promise<Attempt> {
-  const start = monotonicNow();
-  const pending = request();
   try {
     return { result: await interrupt.race(pending), start };
   } catch (error) {

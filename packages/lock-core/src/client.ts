@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events';
 import { type AcquireHost, type Attempt, acquireWithWait } from './acquire.js';
 import type { Granted, LockBackend } from './backend.js';
 import { monotonicNow, toEpoch } from './clock.js';
@@ -47,14 +46,16 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     this.#defaults = normalizeClientOptions(options);
     this.#noOptions = defaultCallOptions(this.#defaults, backend.capabilities);
     this.#clientId = this.#defaults.clientId ?? defaultClientId();
-    this.queues = new WaiterQueues(backend, (key) => this.#leases.holds(key));
+    this.queues = new WaiterQueues(
+      backend,
+      (key) => this.#leases.holds(key),
+      this.#defaults.maxWaiters,
+    );
     this.#watchdog = new Watchdog(
       backend,
       this.#defaults.watchdogBatchSize,
       () => this.#leases.size,
     );
-    // Every pending wait listens for close; that is expected, not a leak.
-    setMaxListeners(0, this.#closer.signal);
   }
 
   // ---- public API ----
@@ -150,6 +151,7 @@ class Client implements LockClient, LeaseHost, AcquireHost {
         strategy: o.strategy,
         initialDelayMs: o.initialDelayMs,
         maxDelayMs: o.maxDelayMs,
+        maxWaitersPerKey: o.maxWaitersPerKey,
       });
     } catch (error) {
       if (channels.acquireEnd.hasSubscribers) {

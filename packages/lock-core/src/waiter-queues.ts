@@ -1,26 +1,77 @@
 import type { LockBackend } from './backend.js';
-import { KeyQueue, type Promotion } from './key-queue.js';
+import { LockQueueFullError } from './errors.js';
+import { KeyQueue, type Promotion, type WaiterCount } from './key-queue.js';
 
 /**
- * A client's local waiter queues, one per key while anyone waits for it, and the claims on a
- * key's head by first attempts in flight (so later arrivals line up behind them).
+ * A client's local waiter queues, one per key while anyone waits for it, the claims on a key's
+ * head by first attempts in flight (so later arrivals line up behind them), and the counts that
+ * `maxWaiters` and `maxWaitersPerKey` bound.
  */
 export class WaiterQueues {
   readonly #queues = new Map<string, KeyQueue>();
   /** Keys whose first attempt is in flight (see `reserveHead`). */
   readonly #reservedHeads = new Set<string>();
+  /** Waiters of this client: queued ones (kept by the queues) plus native waits in flight. */
+  readonly #count: WaiterCount = { waiters: 0 };
+  /** Native waits in flight, per key (they wait on the server, not in a local queue). */
+  readonly #native = new Map<string, number>();
 
   constructor(
     private readonly backend: LockBackend,
     /** Whether a lease of the client holds `key` (a release event then is stale: see KeyQueue). */
     private readonly heldHere: (key: string) => boolean,
+    /** The client's `maxWaiters`: waiters across all its keys. */
+    private readonly maxWaiters: number = Number.POSITIVE_INFINITY,
   ) {}
+
+  /** Waiters of this client, across keys. */
+  get waiters(): number {
+    return this.#count.waiters;
+  }
+
+  /**
+   * Fails fast, before any I/O, when one more waiter would exceed `maxWaiters` or the key's
+   * `maxPerKey`. For the key, a first attempt in flight counts as a waiter: it is first in line
+   * and becomes one if refused, so the key's bound holds exactly.
+   */
+  admit(key: string, maxPerKey: number): void {
+    if (this.#count.waiters >= this.maxWaiters)
+      throw new LockQueueFullError(key, 'client', this.maxWaiters);
+    if (maxPerKey === Number.POSITIVE_INFINITY) return;
+    const onKey =
+      (this.#queues.get(key)?.size ?? 0) +
+      (this.#reservedHeads.has(key) ? 1 : 0) +
+      (this.#native.get(key) ?? 0);
+    if (onKey >= maxPerKey) throw new LockQueueFullError(key, 'key', maxPerKey);
+  }
+
+  /**
+   * A first attempt was refused and its caller is about to queue: fails if the client's waiters
+   * filled up meanwhile (first attempts on other keys do not count until they are refused).
+   */
+  admitRefused(key: string): void {
+    if (this.#count.waiters >= this.maxWaiters)
+      throw new LockQueueFullError(key, 'client', this.maxWaiters);
+  }
+
+  /** A native wait starts (admitted already). */
+  nativeBegin(key: string): void {
+    this.#native.set(key, (this.#native.get(key) ?? 0) + 1);
+    this.#count.waiters++;
+  }
+
+  nativeEnd(key: string): void {
+    const left = this.#native.get(key)! - 1;
+    if (left === 0) this.#native.delete(key);
+    else this.#native.set(key, left);
+    this.#count.waiters--;
+  }
 
   /** The key's queue, created on first use. */
   queueFor(key: string): KeyQueue {
     let queue = this.#queues.get(key);
     if (!queue) {
-      queue = new KeyQueue(key, this.backend, () => this.heldHere(key));
+      queue = new KeyQueue(key, this.backend, () => this.heldHere(key), this.#count);
       this.#queues.set(key, queue);
     }
     return queue;
@@ -41,8 +92,7 @@ export class WaiterQueues {
    * While claimed, later arrivals queue behind it instead of asking the backend themselves.
    */
   reserveHead(key: string): boolean {
-    if (this.#reservedHeads.has(key) || (this.#queues.get(key)?.waiters.length ?? 0) > 0)
-      return false;
+    if (this.#reservedHeads.has(key) || (this.#queues.get(key)?.size ?? 0) > 0) return false;
     this.#reservedHeads.add(key);
     return true;
   }
@@ -59,7 +109,7 @@ export class WaiterQueues {
   }
 
   dropQueueIfEmpty(queue: KeyQueue): void {
-    if (queue.waiters.length > 0 || this.#queues.get(queue.key) !== queue) return;
+    if (queue.size > 0 || this.#queues.get(queue.key) !== queue) return;
     this.#queues.delete(queue.key);
     queue.close().catch(() => {});
   }
