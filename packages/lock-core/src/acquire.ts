@@ -47,7 +47,8 @@ export interface Attempt {
  */
 export async function acquireWithWait(host: AcquireHost, p: AcquireParams): Promise<Attempt> {
   const begun = monotonicNow();
-  if (p.waitTimeoutMs !== 0 && !p.reentry) host.queues.admit(p.key, p.maxWaitersPerKey);
+  if (p.waitTimeoutMs !== 0 && !p.reentry)
+    host.queues.admit(p.key, p.maxWaitersPerKey, p.strategy === 'native');
   // Re-entries never wait behind local waiters. Everyone else keeps arrival order: the first
   // arrival asks at once while holding the head of the key's queue, later ones line up behind it.
   const mayAsk = p.strategy !== 'native' && (p.reentry || host.queues.reserveHead(p.key));

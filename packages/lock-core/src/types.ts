@@ -118,11 +118,11 @@ export interface LockClientOptions {
    */
   watchdogBatchSize?: number;
   /**
-   * Most `acquire`/`using` calls that may wait at once on this client, across all keys. One more
-   * fails at once with `LockQueueFullError` (scope `client`), before any I/O; a call that made a
-   * first attempt on a free-looking key and was refused fails then instead of queueing. A call
-   * waits once it is queued behind others, or refused; calls that get the lock at first try,
-   * re-entries and `tryAcquire` never count. Positive integer or `Infinity`.
+   * Most `acquire`/`using` calls that may wait at once on this client, across all keys. A call
+   * that would queue behind others for its key fails at once with `LockQueueFullError` (scope
+   * `client`), before any I/O; one that finds nobody ahead makes its first attempt and, if
+   * refused, fails then instead of queueing. Calls that get the lock at first try, re-entries
+   * and `tryAcquire` never count. Positive integer or `Infinity`.
    * @default Infinity
    */
   maxWaiters?: number;

@@ -30,24 +30,27 @@ export class WaiterQueues {
   }
 
   /**
-   * Fails fast, before any I/O, when one more waiter would exceed `maxWaiters` or the key's
-   * `maxPerKey`. For the key, a first attempt in flight counts as a waiter: it is first in line
-   * and becomes one if refused, so the key's bound holds exactly.
+   * Fails fast, before any I/O, when the call would wait beyond a bound: the key's `maxPerKey`
+   * (a first attempt in flight counts, as the first in line, so the key's bound holds exactly),
+   * or the client's `maxWaiters` when the call would queue at once behind others of the key (or
+   * waits natively). A call that finds nobody ahead makes its first attempt; if refused, it
+   * meets the client's bound in `admitRefused` instead.
    */
-  admit(key: string, maxPerKey: number): void {
-    if (this.#count.waiters >= this.maxWaiters)
-      throw new LockQueueFullError(key, 'client', this.maxWaiters);
-    if (maxPerKey === Number.POSITIVE_INFINITY) return;
+  admit(key: string, maxPerKey: number, native: boolean): void {
+    if (maxPerKey === Number.POSITIVE_INFINITY && this.maxWaiters === Number.POSITIVE_INFINITY)
+      return;
     const onKey =
       (this.#queues.get(key)?.size ?? 0) +
       (this.#reservedHeads.has(key) ? 1 : 0) +
       (this.#native.get(key) ?? 0);
     if (onKey >= maxPerKey) throw new LockQueueFullError(key, 'key', maxPerKey);
+    if ((native || onKey > 0) && this.#count.waiters >= this.maxWaiters)
+      throw new LockQueueFullError(key, 'client', this.maxWaiters);
   }
 
   /**
-   * A first attempt was refused and its caller is about to queue: fails if the client's waiters
-   * filled up meanwhile (first attempts on other keys do not count until they are refused).
+   * A first attempt was refused and its caller is about to queue: fails if the client has as
+   * many waiters as it allows (first attempts count only once refused).
    */
   admitRefused(key: string): void {
     if (this.#count.waiters >= this.maxWaiters)
