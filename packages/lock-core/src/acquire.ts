@@ -1,9 +1,10 @@
+import type { AbortTarget } from './abort-fanout.js';
 import type { AcquireResult, LockBackend } from './backend.js';
 import { fullJitterDelay } from './backoff.js';
 import { monotonicNow } from './clock.js';
 import { LockTimeoutError } from './errors.js';
 import { Interrupt } from './interrupt.js';
-import { type Promotion, Waiter } from './key-queue.js';
+import { type KeyQueue, type Promotion, Waiter } from './key-queue.js';
 import type { WaiterQueues } from './waiter-queues.js';
 
 /** Without a TTL hint from the backend, a watching waiter re-checks at least this often. */
@@ -74,6 +75,8 @@ export async function acquireWithWait(host: AcquireHost, p: AcquireParams): Prom
   const deadline = p.waitTimeoutMs === 0 ? Number.POSITIVE_INFINITY : begun + p.waitTimeoutMs;
   const interrupt = new Interrupt(p.signal, host.closeSignal, deadline, p);
   let joined = false;
+  /** Once queued, the queue disposes of the interrupt: this frame is gone by then. */
+  let disposeHere = true;
   try {
     if (p.strategy === 'native') {
       if (p.waitTimeoutMs === 0) return granted(await tryOnce(host, p, interrupt), p);
@@ -109,34 +112,92 @@ export async function acquireWithWait(host: AcquireHost, p: AcquireParams): Prom
     // The arrival that held the head takes its place at the front, knowing the lock is busy.
     if (holdsHead) host.queues.releaseHead(p.key, null);
     const retryAfterMs = first && !first.acquired ? first.retryAfterMs : undefined;
-    return await waitInQueue(host, p, interrupt, holdsHead ? { retryAfterMs } : undefined);
+    disposeHere = false;
+    // Returned, not awaited: a queued waiter keeps no suspended frame of this function alive.
+    return waitInQueue(host, p, interrupt, holdsHead ? { retryAfterMs } : undefined);
   } catch (error) {
     if (holdsHead && !joined) host.queues.releaseHead(p.key, 'try');
     throw error;
   } finally {
-    interrupt.dispose();
+    if (disposeHere) interrupt.dispose();
   }
 }
 
 /**
+ * Queues the caller and, once it is the head, runs `lead`. Until then a waiter is a few small
+ * objects (its node, its interrupt, its promise), not a suspended async function.
+ *
  * `front`: the caller held the queue's head during its first attempt and was refused; it takes
- * the head now. For a watching waiter it asks once more after subscribing (a release between the
- * refusal and the subscription would otherwise go unnoticed until the safety re-check); a polling
- * one naps first.
+ * the head now.
  */
-async function waitInQueue(
+function waitInQueue(
   host: AcquireHost,
   p: AcquireParams,
   interrupt: Interrupt,
   front: { retryAfterMs: number | undefined } | undefined,
 ): Promise<Attempt> {
   const queue = host.queues.queueFor(p.key);
-  const waiter = new Waiter(p.strategy === 'watch' ? 'watch' : 'poll');
+  const strategy = p.strategy === 'watch' ? 'watch' : 'poll';
+  if (front) {
+    const waiter = new Waiter(strategy);
+    queue.takeHead(waiter);
+    return lead(host, p, interrupt, queue, waiter, 'try', front);
+  }
+  return new Promise<Attempt>((resolve, reject) => {
+    const call = new QueuedCall(strategy, host, p, interrupt, queue, resolve, reject);
+    interrupt.arm(call);
+    queue.join(call, !host.queues.headReserved(p.key));
+  });
+}
+
+/** A waiter behind others: it waits for its turn as plain data, then leads. */
+class QueuedCall extends Waiter implements AbortTarget {
+  constructor(
+    strategy: 'watch' | 'poll',
+    private readonly host: AcquireHost,
+    private readonly p: AcquireParams,
+    private readonly interrupt: Interrupt,
+    private readonly queue: KeyQueue,
+    private readonly resolve: (attempt: Attempt) => void,
+    private readonly reject: (reason: unknown) => void,
+  ) {
+    super(strategy);
+  }
+
+  /** Starts leading in a microtask, as a resolved promise would: never inside the promoter. */
+  protected override began(promotion: Promotion): void {
+    queueMicrotask(() => {
+      if (this.interrupt.interrupted) return; // `fire` ended this call already
+      lead(this.host, this.p, this.interrupt, this.queue, this, promotion, undefined).then(
+        this.resolve,
+        this.reject,
+      );
+    });
+  }
+
+  /** The interrupt fired while this call waited for its turn. */
+  fire(reason: unknown): void {
+    leave(this.host, this.interrupt, this.queue, this, 'try');
+    this.reject(reason);
+  }
+}
+
+/**
+ * The head's loop. For a watching waiter that held the head during its first attempt it asks
+ * once more after subscribing (a release between the refusal and the subscription would
+ * otherwise go unnoticed until the safety re-check); a polling one naps first.
+ */
+async function lead(
+  host: AcquireHost,
+  p: AcquireParams,
+  interrupt: Interrupt,
+  queue: KeyQueue,
+  waiter: Waiter,
+  promotion: Promotion,
+  front: { retryAfterMs: number | undefined } | undefined,
+): Promise<Attempt> {
   let handOver: Promotion = 'try';
-  if (front) queue.takeHead(waiter);
-  else queue.join(waiter, !host.queues.headReserved(p.key));
   try {
-    const promotion = front ? 'try' : await waiter.turn(interrupt);
     let skipAsk = promotion !== 'try' || (front !== undefined && waiter.strategy === 'poll');
     let retryAfterMs = promotion === 'try' ? front?.retryAfterMs : promotion.heldForMs;
     for (let round = 0; ; round++) {
@@ -154,10 +215,22 @@ async function waitInQueue(
       await waiter.nap(napMs(p, waiter, round, retryAfterMs), interrupt);
     }
   } finally {
-    waiter.cancelNap();
-    queue.leave(waiter, handOver);
-    host.queues.dropQueueIfEmpty(queue);
+    leave(host, interrupt, queue, waiter, handOver);
   }
+}
+
+/** The waiter is done, either way: out of the queue (handing the head on), interrupt disposed. */
+function leave(
+  host: AcquireHost,
+  interrupt: Interrupt,
+  queue: KeyQueue,
+  waiter: Waiter,
+  handOver: Promotion,
+): void {
+  waiter.cancelNap();
+  queue.leave(waiter, handOver);
+  host.queues.dropQueueIfEmpty(queue);
+  interrupt.dispose();
 }
 
 /**

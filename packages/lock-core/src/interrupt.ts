@@ -21,7 +21,7 @@ export class Interrupt implements AbortTarget {
   reason: unknown = undefined;
   interrupted = false;
   /** Rejects the wait in progress, if any. */
-  #reject: ((reason: unknown) => void) | undefined = undefined;
+  #reject: ((reason: unknown) => void) | AbortTarget | undefined = undefined;
   #timer: NodeJS.Timeout | undefined = undefined;
   #controller: AbortController | undefined = undefined;
   #disposed = false;
@@ -56,7 +56,8 @@ export class Interrupt implements AbortTarget {
     this.reason = reason;
     const reject = this.#reject;
     this.#reject = undefined;
-    reject?.(reason);
+    if (typeof reject === 'function') reject(reason);
+    else reject?.fire(reason);
     this.#controller?.abort(reason);
     this.dispose();
   }
@@ -67,12 +68,14 @@ export class Interrupt implements AbortTarget {
   }
 
   /**
-   * Makes `reject` the wait in progress: it is called if the interrupt fires before the next
-   * `arm`, at once if it fired already. Calling a settled promise's reject is harmless.
+   * Makes `reject` the wait in progress: it is called (or its `fire`) if the interrupt fires
+   * before the next `arm`, at once if it fired already. Calling a settled promise's reject is
+   * harmless.
    */
-  arm(reject: (reason: unknown) => void): void {
-    if (this.interrupted) reject(this.reason);
-    else this.#reject = reject;
+  arm(reject: ((reason: unknown) => void) | AbortTarget): void {
+    if (!this.interrupted) this.#reject = reject;
+    else if (typeof reject === 'function') reject(this.reason);
+    else reject.fire(this.reason);
   }
 
   /** An AbortSignal that aborts (with the interrupt's reason) when the interrupt fires. */

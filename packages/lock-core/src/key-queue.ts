@@ -19,9 +19,7 @@ export class Waiter {
   next: Waiter | undefined = undefined;
   /** In its queue's list right now. */
   queued = false;
-  /** Set once this waiter became the head (later promotions are moot). */
-  #promotion: Promotion | undefined = undefined;
-  #resolveTurn: ((p: Promotion) => void) | undefined = undefined;
+  #promoted = false;
   #napTimer: NodeJS.Timeout | undefined = undefined;
   #endNap: (() => void) | undefined = undefined;
   /** A release event that arrived while this waiter was busy asking: the next nap returns at once. */
@@ -29,22 +27,15 @@ export class Waiter {
 
   constructor(readonly strategy: 'watch' | 'poll') {}
 
-  /** Resolves when this waiter becomes the head of the queue; rejects if `interrupt` fires first. */
-  turn(interrupt: Interrupt): Promise<Promotion> {
-    if (this.#promotion !== undefined) return Promise.resolve(this.#promotion);
-    return new Promise<Promotion>((resolve, reject) => {
-      this.#resolveTurn = resolve;
-      interrupt.arm(reject);
-    });
+  /** This waiter became the head of the queue; later promotions are moot. */
+  promote(promotion: Promotion): void {
+    if (this.#promoted) return;
+    this.#promoted = true;
+    this.began(promotion);
   }
 
-  promote(promotion: Promotion): void {
-    if (this.#promotion !== undefined) return;
-    this.#promotion = promotion;
-    const resolve = this.#resolveTurn;
-    this.#resolveTurn = undefined;
-    resolve?.(promotion);
-  }
+  /** What a waiter does on becoming the head: see the queued call in acquire.ts. */
+  protected began(_promotion: Promotion): void {}
 
   wake(): void {
     if (this.#endNap) this.cancelNap();
