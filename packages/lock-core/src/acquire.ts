@@ -136,6 +136,9 @@ function waitInQueue(
   interrupt: Interrupt,
   front: { retryAfterMs: number | undefined } | undefined,
 ): Promise<Attempt> {
+  // Interrupted already (a signal that aborts when read): never queue. The front waiter still
+  // goes through lead, whose cleanup hands the head it held on to the next waiter.
+  if (!front && interrupt.interrupted) return Promise.reject(interrupt.reason);
   const queue = host.queues.queueFor(p.key);
   const strategy = p.strategy === 'watch' ? 'watch' : 'poll';
   if (front) {
