@@ -45,7 +45,8 @@ export class Interrupt implements AbortTarget {
     if (deadline !== Number.POSITIVE_INFINITY) {
       // Whole milliseconds, rounded up: never early, and waits begun in the same millisecond
       // with the same timeout share one of Node's timer lists (O(1) to insert and to clear).
-      const ms = Math.max(0, Math.ceil(deadline - monotonicNow()));
+      // Less a nanosecond: `(begun + t) - begun` can exceed `t` by a rounding error.
+      const ms = Math.max(0, Math.ceil(deadline - monotonicNow() - 1e-6));
       this.#timer = setTimeout(timedOut, ms, this);
     }
   }
