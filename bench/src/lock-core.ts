@@ -1,6 +1,7 @@
 import { createLockClient, type Lock, memoryBackend } from '@dlock/lock-core';
 import { Mutex } from 'async-mutex';
 import { compare, opsPerSecond, type Result } from './harness.js';
+import { manyWaitersBench } from './lock-core-waiters.js';
 
 const OPS = 20_000;
 const ROUNDS = 7;
@@ -103,6 +104,7 @@ export async function lockCoreBench(): Promise<Result[]> {
       ],
     }),
   );
+  results.push(...(await manyWaitersBench()));
   return results;
 }
 

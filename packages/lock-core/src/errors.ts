@@ -2,8 +2,9 @@
  * Error classes. Each has a stable `code`; `isInstance()` checks a global brand rather than the
  * prototype chain, so it answers correctly even when two copies of this package are installed.
  *
- * "Busy" (LockTimeoutError), "backend down" (LockBackendError) and "lost while working"
- * (LockLostError) are deliberately separate classes: callers handle them differently.
+ * "Busy" (LockTimeoutError), "too many waiting already" (LockQueueFullError), "backend down"
+ * (LockBackendError) and "lost while working" (LockLostError) are deliberately separate classes:
+ * callers handle them differently.
  */
 
 const BRAND = Symbol.for('@dlock/lock-core/error');
@@ -14,7 +15,8 @@ export type LockErrorCode =
   | 'DLOCK_NOT_HELD'
   | 'DLOCK_ARGUMENT'
   | 'DLOCK_BACKEND'
-  | 'DLOCK_CLOSED';
+  | 'DLOCK_CLOSED'
+  | 'DLOCK_QUEUE_FULL';
 
 function branded(error: unknown): error is LockError {
   return (
@@ -63,6 +65,34 @@ export class LockTimeoutError extends LockError {
   }
   static override isInstance(error: unknown): error is LockTimeoutError {
     return branded(error) && error.code === 'DLOCK_TIMEOUT';
+  }
+}
+
+/** Which bound a refused waiter met: the client's `maxWaiters` or `maxWaitersPerKey`. */
+export type LockQueueScope = 'client' | 'key';
+
+/**
+ * `acquire`/`using` refused at once, before any I/O, because this client already has as many
+ * waiters as `maxWaiters` (scope `client`) or as `maxWaitersPerKey` for this key (scope `key`)
+ * allow. Nothing was asked of the backend; the lock may well be free by now.
+ */
+export class LockQueueFullError extends LockError {
+  readonly scope: LockQueueScope;
+  /** The bound that was met. */
+  readonly maxWaiters: number;
+  constructor(key: string, scope: LockQueueScope, maxWaiters: number) {
+    super(
+      'DLOCK_QUEUE_FULL',
+      scope === 'client'
+        ? `Not waiting for lock "${key}": this client already has ${maxWaiters} waiters (maxWaiters)`
+        : `Not waiting for lock "${key}": ${maxWaiters} of this client already wait for it (maxWaitersPerKey)`,
+      { key },
+    );
+    this.scope = scope;
+    this.maxWaiters = maxWaiters;
+  }
+  static override isInstance(error: unknown): error is LockQueueFullError {
+    return branded(error) && error.code === 'DLOCK_QUEUE_FULL';
   }
 }
 

@@ -25,6 +25,8 @@ export {
   LockLostError,
   type LockLostReason,
   LockNotHeldError,
+  LockQueueFullError,
+  type LockQueueScope,
   LockTimeoutError,
 } from './errors.js';
 export { type MemoryBackendOptions, memoryBackend } from './memory/memory-backend.js';

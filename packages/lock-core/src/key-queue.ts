@@ -1,4 +1,5 @@
 import type { LockBackend, WatchHandle } from './backend.js';
+import type { Interrupt } from './interrupt.js';
 
 /** Why a waiter became the head of its queue. */
 export type Promotion =
@@ -10,66 +11,75 @@ export type Promotion =
 /**
  * One local waiter. Only the head of a key's queue talks to the backend; the rest wait for their
  * turn, so a release wakes one waiter of this client instead of all of them, and 64 waiters cost
- * the server what one does.
+ * the server what one does. A waiter is its own node in its queue's doubly linked list, so
+ * joining and leaving (from anywhere in the line, on abort or timeout) are O(1).
  */
 export class Waiter {
-  #turn: { resolve: (p: Promotion) => void; promise: Promise<Promotion> } | undefined;
-  #wake: (() => void) | undefined;
+  prev: Waiter | undefined = undefined;
+  next: Waiter | undefined = undefined;
+  /** In its queue's list right now. */
+  queued = false;
+  #promoted = false;
+  #napTimer: NodeJS.Timeout | undefined = undefined;
+  #endNap: (() => void) | undefined = undefined;
   /** A release event that arrived while this waiter was busy asking: the next nap returns at once. */
   #wakePending = false;
 
   constructor(readonly strategy: 'watch' | 'poll') {}
 
-  /** Resolves when this waiter becomes the head of the queue. */
-  turn(): Promise<Promotion> {
-    if (!this.#turn) {
-      let resolve!: (p: Promotion) => void;
-      const promise = new Promise<Promotion>((r) => {
-        resolve = r;
-      });
-      this.#turn = { resolve, promise };
-    }
-    return this.#turn.promise;
+  /** This waiter became the head of the queue; later promotions are moot. */
+  promote(promotion: Promotion): void {
+    if (this.#promoted) return;
+    this.#promoted = true;
+    this.began(promotion);
   }
 
-  promote(promotion: Promotion): void {
-    this.turn();
-    this.#turn!.resolve(promotion);
-  }
+  /** What a waiter does on becoming the head: see the queued call in acquire.ts. */
+  protected began(_promotion: Promotion): void {}
 
   wake(): void {
-    if (this.#wake) this.#wake();
+    if (this.#endNap) this.cancelNap();
     else this.#wakePending = true;
   }
 
-  /** Sleeps `ms`, or less if woken. The caller races it against its interrupt. */
-  nap(ms: number): Promise<void> {
+  /** Sleeps `ms`, or less if woken; rejects if `interrupt` fires first. */
+  nap(ms: number, interrupt: Interrupt): Promise<void> {
     if (this.#wakePending) {
       this.#wakePending = false;
       return Promise.resolve();
     }
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      const wake = (): void => done();
-      this.#wake = wake;
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-    }).finally(() => {
-      this.#wake = undefined;
+    return new Promise<void>((resolve, reject) => {
+      this.#endNap = resolve;
+      this.#napTimer = setTimeout(endNap, ms, this);
+      interrupt.arm(reject);
     });
   }
 
-  /** Drops a pending nap's timer when the waiter is interrupted. */
+  /** Ends a pending nap (woken, or interrupted: then only its timer needs dropping). */
   cancelNap(): void {
-    this.#wake?.();
+    if (this.#napTimer !== undefined) clearTimeout(this.#napTimer);
+    this.#napTimer = undefined;
+    const resolve = this.#endNap;
+    this.#endNap = undefined;
+    resolve?.();
   }
+}
+
+function endNap(waiter: Waiter): void {
+  waiter.cancelNap();
+}
+
+/** How many waiters a client has queued, across its keys (for `maxWaiters`). */
+export interface WaiterCount {
+  waiters: number;
 }
 
 /** The local FIFO of waiters for one key, plus the key's backend watch while anyone waits. */
 export class KeyQueue {
-  readonly waiters: Waiter[] = [];
+  #first: Waiter | undefined = undefined;
+  #last: Waiter | undefined = undefined;
+  /** Waiters in the queue. */
+  size = 0;
   #watch: Promise<WatchHandle> | undefined;
   /** The watch is subscribed (its promise settled successfully). */
   #live = false;
@@ -85,34 +95,57 @@ export class KeyQueue {
      * without our knowing, the head still re-checks when that lease's TTL would have run out.
      */
     private readonly heldHere: () => boolean,
+    /** The client's count of queued waiters, kept by every queue of the client. */
+    private readonly count: WaiterCount,
   ) {}
 
   get head(): Waiter | undefined {
-    return this.waiters[0];
+    return this.#first;
   }
 
   /** Joins at the back; becomes head at once when the queue was empty and the head is free. */
   join(waiter: Waiter, headFree: boolean): void {
-    this.waiters.push(waiter);
-    if (this.waiters.length === 1 && headFree) waiter.promote('try');
+    waiter.prev = this.#last;
+    if (this.#last) this.#last.next = waiter;
+    else this.#first = waiter;
+    this.#last = waiter;
+    this.#added(waiter);
+    if (this.size === 1 && headFree) waiter.promote('try');
   }
 
   /** Joins at the front: the waiter already held the head while it made its first attempt. */
   takeHead(waiter: Waiter): void {
-    this.waiters.unshift(waiter);
+    waiter.next = this.#first;
+    if (this.#first) this.#first.prev = waiter;
+    else this.#last = waiter;
+    this.#first = waiter;
+    this.#added(waiter);
   }
 
   /** A released claim on the head passes to the first waiter. */
   promoteHead(promotion: Promotion): void {
-    this.waiters[0]?.promote(promotion);
+    this.#first?.promote(promotion);
   }
 
   /** Leaves the queue; if the waiter was the head, the next one takes over. */
   leave(waiter: Waiter, promotion: Promotion): void {
-    const index = this.waiters.indexOf(waiter);
-    if (index === -1) return;
-    this.waiters.splice(index, 1);
-    if (index === 0) this.waiters[0]?.promote(promotion);
+    if (!waiter.queued) return;
+    const { prev, next } = waiter;
+    if (prev) prev.next = next;
+    else this.#first = next;
+    if (next) next.prev = prev;
+    else this.#last = prev;
+    waiter.prev = waiter.next = undefined;
+    waiter.queued = false;
+    this.size--;
+    this.count.waiters--;
+    if (prev === undefined) next?.promote(promotion);
+  }
+
+  #added(waiter: Waiter): void {
+    waiter.queued = true;
+    this.size++;
+    this.count.waiters++;
   }
 
   /**

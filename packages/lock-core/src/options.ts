@@ -24,6 +24,8 @@ export interface ClientDefaults {
   readonly onLost: OnLost | undefined;
   readonly clientId: string | undefined;
   readonly watchdogBatchSize: number;
+  readonly maxWaiters: number;
+  readonly maxWaitersPerKey: number;
 }
 
 const CLIENT_OPTIONS = new Set([
@@ -35,10 +37,19 @@ const CLIENT_OPTIONS = new Set([
   'onLost',
   'clientId',
   'watchdogBatchSize',
+  'maxWaiters',
+  'maxWaitersPerKey',
 ]);
 const POLL_OPTIONS = new Set(['initialDelayMs', 'maxDelayMs']);
 const HOLD_OPTIONS = ['ttlMs', 'owner', 'autoExtend', 'maxHoldMs', 'onLost'];
-const ACQUIRE_OPTIONS = new Set([...HOLD_OPTIONS, 'waitTimeoutMs', 'signal', 'strategy', 'poll']);
+const ACQUIRE_OPTIONS = new Set([
+  ...HOLD_OPTIONS,
+  'waitTimeoutMs',
+  'signal',
+  'strategy',
+  'poll',
+  'maxWaitersPerKey',
+]);
 const TRY_OPTIONS = new Set(HOLD_OPTIONS);
 const USING_OPTIONS = new Set([...ACQUIRE_OPTIONS].filter((name) => name !== 'autoExtend'));
 
@@ -70,6 +81,8 @@ export function normalizeClientOptions(options: LockClientOptions | undefined): 
     onLost: o.onLost,
     clientId: o.clientId,
     watchdogBatchSize: batch,
+    maxWaiters: validateWaiterBound('maxWaiters', o.maxWaiters),
+    maxWaitersPerKey: validateWaiterBound('maxWaitersPerKey', o.maxWaitersPerKey),
   };
 }
 
@@ -86,6 +99,19 @@ export interface CallOptions {
   readonly strategy: 'native' | 'watch' | 'poll';
   readonly initialDelayMs: number;
   readonly maxDelayMs: number;
+  /** `Infinity` for tryAcquire, which never waits. */
+  readonly maxWaitersPerKey: number;
+}
+
+/** A bound on waiters: a positive integer, or `Infinity` (the default) for none. */
+function validateWaiterBound(name: string, value: unknown): number {
+  if (value === undefined || value === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new LockArgumentError(
+      `${name} must be a positive integer or Infinity, got ${typeof value === 'number' ? value : typeof value}`,
+    );
+  }
+  return value;
 }
 
 /** The options of a call that passed none, per kind: computed once per client. */
@@ -142,6 +168,12 @@ export function normalizeCallOptions(
       poll.maxDelayMs === undefined
         ? defaults.maxDelayMs
         : validatePositiveDuration('poll.maxDelayMs', poll.maxDelayMs),
+    maxWaitersPerKey:
+      kind === 'tryAcquire'
+        ? Number.POSITIVE_INFINITY
+        : o.maxWaitersPerKey === undefined
+          ? defaults.maxWaitersPerKey
+          : validateWaiterBound('maxWaitersPerKey', o.maxWaitersPerKey),
   };
 }
 

@@ -69,6 +69,12 @@ export interface AcquireOptions extends HoldOptions {
   strategy?: WaitStrategy;
   /** Backoff for `strategy: 'poll'`. Defaults to the client's `poll`. */
   poll?: PollOptions;
+  /**
+   * Fail at once with `LockQueueFullError` (before any I/O) if this many calls of this client
+   * already wait for this key. Positive integer or `Infinity`. Defaults to the client's
+   * `maxWaitersPerKey`.
+   */
+  maxWaitersPerKey?: number;
 }
 
 export type TryAcquireOptions = HoldOptions;
@@ -111,6 +117,23 @@ export interface LockClientOptions {
    * @default 256
    */
   watchdogBatchSize?: number;
+  /**
+   * Most `acquire`/`using` calls that may wait at once on this client, across all keys. A call
+   * that would queue behind others for its key fails at once with `LockQueueFullError` (scope
+   * `client`), before any I/O; one that finds nobody ahead makes its first attempt and, if
+   * refused, fails then instead of queueing. Calls that get the lock at first try, re-entries
+   * and `tryAcquire` never count. Positive integer or `Infinity`.
+   * @default Infinity
+   */
+  maxWaiters?: number;
+  /**
+   * Most `acquire`/`using` calls of this client that may wait for one key at once; one more fails
+   * at once with `LockQueueFullError` (scope `key`), before any I/O. A first attempt in flight
+   * counts, as the first in line. Per call: `maxWaitersPerKey` in the acquire options. Positive
+   * integer or `Infinity`.
+   * @default Infinity
+   */
+  maxWaitersPerKey?: number;
 }
 
 /** A held lock. Release it exactly once; later releases are no-ops that resolve `false`. */
