@@ -27,7 +27,7 @@ export class LiveView implements DemoView {
   update(state: DemoState): void {
     const lines = [
       `${bar(state.done, state.total)} ${state.done}/${state.total} sections`,
-      `holder: ${holderText(state).padEnd(18)} fencing token: ${state.lastToken.padEnd(8)} waits: ${state.waits}`,
+      `holder: ${holderText(state).padEnd(18)} fencing token: ${state.lastToken.padEnd(16)} waits: ${state.waits}`,
       ...state.workers.map(
         (w, i) =>
           `  worker ${String(i + 1).padEnd(3)} ${bar(w.done, state.sectionsPerWorker, 15)} ${String(w.done).padStart(4)}/${state.sectionsPerWorker}  waits ${String(w.waits).padStart(4)}${w.finished ? '  done' : ''}`,
