@@ -64,3 +64,8 @@ export { type CutMode, startTcpProxy, type TcpProxy, type TcpProxyOptions } from
 export { makeTempDir } from './temp-dir.js';
 export { recordUnhandledRejections } from './unhandled.js';
 export { type WaitUntilOptions, waitUntil } from './wait.js';
+export {
+  type PrivateMariadb,
+  requireMariadbBinaries,
+  startPrivateMariadb,
+} from './private-mariadb.js';

@@ -1,13 +1,8 @@
 import { join } from 'node:path';
-import {
-  commandExists,
-  freePort,
-  type ManagedProcess,
-  makeTempDir,
-  requireService,
-  type ServiceStatus,
-  startProcess,
-} from '@dlock/test-utils';
+import { freePort } from './net.js';
+import { commandExists, type ManagedProcess, startProcess } from './processes.js';
+import { requireService, type ServiceStatus } from './service-gate.js';
+import { makeTempDir } from './temp-dir.js';
 
 /** The gate for tests that start their own server: the binaries must be on PATH. */
 export function requireMariadbBinaries(): Promise<ServiceStatus> {
