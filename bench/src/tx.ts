@@ -17,6 +17,7 @@ import {
   createTransactionManager,
   ensureBarrierSchema,
   ensureSchema,
+  memoryTxLog,
   mysqlTxLog,
   type TccBranch,
   type TxLog,
@@ -92,6 +93,12 @@ export async function txBench(): Promise<Result[]> {
     resources: { a: poolA, b: poolB },
     recoveryIntervalMs: false,
   });
+  // The same XA flow with an in-memory log: what the durable log's two writes cost.
+  const tmMemory = createTransactionManager({
+    log: memoryTxLog(),
+    resources: { a: poolA, b: poolB },
+    recoveryIntervalMs: false,
+  });
   // Worker w moves 1 from account w on A to account w on B: no two workers touch one row.
   const account = (w: number) => 1 + (w % ACCOUNTS);
   const local = async (w: number) => {
@@ -112,8 +119,8 @@ export async function txBench(): Promise<Result[]> {
       }
     }
   };
-  const viaXa = (w: number) =>
-    tm.xa(async (tx) => {
+  const viaXa = (w: number, manager = tm) =>
+    manager.xa(async (tx) => {
       await tx.branch(poolA, (c) =>
         c.query('UPDATE accounts SET balance = balance - 1 WHERE id = ?', [account(w)]),
       );
@@ -179,6 +186,10 @@ export async function txBench(): Promise<Result[]> {
       contenders: [
         { name: LOCAL, round: () => rate(local) },
         { name: 'tm.xa (XA 2PC, decision logged)', round: counted('xa', viaXa) },
+        {
+          name: 'tm.xa, memory log (not durable: the log cost)',
+          round: () => rate((w) => viaXa(w, tmMemory)),
+        },
         { name: 'tm.tcc + barrier on both participants', round: counted('tcc', viaTcc) },
       ],
       notes: [],
@@ -192,6 +203,7 @@ export async function txBench(): Promise<Result[]> {
     return [{ ...result, notes: [...result.notes, ...notes] }];
   } finally {
     await tm.close();
+    await tmMemory.close();
     await logPool.query(`DROP TABLE IF EXISTS \`${logTable}\``);
     await Promise.all([poolA.end(), poolB.end(), logPool.end()]);
     await Promise.all([rmA.dispose(), rmB.dispose()]);

@@ -7,7 +7,7 @@ import {
   TxClosedError,
   TxPendingError,
 } from './errors.js';
-import type { TxBranchRecord, TxRecord } from './log.js';
+import type { TxBranchRecord, TxRecord, TxState } from './log.js';
 import type { MysqlConnectionLike, MysqlPoolLike } from './pool-types.js';
 import type {
   BranchContext,
@@ -140,6 +140,23 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
         stop.signal,
       );
     }
+  }
+
+  /**
+   * The final state write after a finished second phase runs in the background: the outcome is
+   * already fixed by the decision, and if the write is lost recovery redoes the (idempotent)
+   * second phase and writes it. `status()` and `close()` wait for it.
+   */
+  const outcomeWrites = new Map<string, Promise<void>>();
+  function recordOutcome(gid: string, from: TxState, to: TxState): void {
+    const write = log
+      .update(gid, [from], { state: to })
+      .then(
+        () => undefined,
+        (error) => reportError('log-update', error, gid),
+      )
+      .finally(() => outcomeWrites.delete(gid));
+    outcomeWrites.set(gid, write);
   }
 
   // ---------------------------------------------------------------- XA
@@ -337,9 +354,7 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
           .catch((e) => reportError('log-update', e, gid));
         throw new TxPendingError(gid, 'commit', failure);
       }
-      await log
-        .update(gid, ['committing'], { state: 'committed' })
-        .catch((e) => reportError('log-update', e, gid));
+      recordOutcome(gid, 'committing', 'committed');
       return result;
     } finally {
       activeXa.delete(gid);
@@ -352,14 +367,18 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
     return name === undefined ? undefined : participants.get(name);
   }
 
-  async function tccSecondPhase(record: TxRecord, op: 'confirm' | 'cancel'): Promise<void> {
+  async function tccSecondPhase(
+    gid: string,
+    branches: readonly TxBranchRecord[],
+    op: 'confirm' | 'cancel',
+  ): Promise<void> {
     await Promise.all(
-      record.branches.map(async (b) => {
+      branches.map(async (b) => {
         const p = participant(b.name) as TccBranch<unknown> | undefined;
         if (!p || !('confirm' in p)) {
           throw new Error(`TCC branch "${b.name}" is not registered in this process`);
         }
-        const ctx: BranchContext = { gid: record.gid, branch: b.id, op, input: b.input };
+        const ctx: BranchContext = { gid, branch: b.id, op, input: b.input };
         await (op === 'confirm' ? p.confirm(ctx) : p.cancel(ctx));
       }),
     );
@@ -422,7 +441,7 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
         state: 'aborting',
         nextRetryAt: Date.now() + phaseTwoTimeoutMs,
       });
-      if (ours) await finishTcc(gid, 'cancel');
+      if (ours) await finishTcc(gid, branches, 'cancel');
       throw new TxAbortedError(gid, 'was cancelled', error);
     }
     if (!created) return result;
@@ -431,16 +450,18 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
       nextRetryAt: Date.now() + phaseTwoTimeoutMs,
     });
     if (!decided) throw new TxAbortedError(gid, 'was cancelled by recovery (try phase timed out)');
-    await finishTcc(gid, 'confirm');
+    await finishTcc(gid, branches, 'confirm');
     return result;
   }
 
   /** Drives confirm or cancel of every branch in the log record for the phase-two budget. */
-  async function finishTcc(gid: string, op: 'confirm' | 'cancel'): Promise<void> {
-    const record = await log.get(gid);
-    if (!record) return;
+  async function finishTcc(
+    gid: string,
+    branches: readonly TxBranchRecord[],
+    op: 'confirm' | 'cancel',
+  ): Promise<void> {
     const failure = await drive(async () => {
-      await tccSecondPhase(record, op);
+      await tccSecondPhase(gid, branches, op);
       return true;
     }, Date.now() + phaseTwoTimeoutMs);
     const from = op === 'confirm' ? 'committing' : 'aborting';
@@ -450,9 +471,7 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
         .catch((e) => reportError('log-update', e, gid));
       throw new TxPendingError(gid, op === 'confirm' ? 'commit' : 'rollback', failure);
     }
-    await log
-      .update(gid, [from], { state: op === 'confirm' ? 'committed' : 'aborted' })
-      .catch((e) => reportError('log-update', e, gid));
+    recordOutcome(gid, from, op === 'confirm' ? 'committed' : 'aborted');
   }
 
   // ---------------------------------------------------------------- saga
@@ -631,7 +650,7 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
     }
     if (record.kind === 'tcc') {
       try {
-        await tccSecondPhase(record, state === 'committing' ? 'confirm' : 'cancel');
+        await tccSecondPhase(gid, record.branches, state === 'committing' ? 'confirm' : 'cancel');
         await log.update(gid, [state], { state: state === 'committing' ? 'committed' : 'aborted' });
         (state === 'committing' ? report.committed : report.aborted).push(gid);
       } catch (error) {
@@ -792,6 +811,7 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
     stop.abort();
     await sweeping;
     await running?.catch(() => undefined);
+    await Promise.all([...outcomeWrites.values()]);
   };
 
   return {
@@ -802,6 +822,7 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
       if (typeof gid !== 'string' || gid.length === 0 || gid.length > 64) {
         throw new TxArgumentError('status() needs a gid (a string of 1-64 characters)');
       }
+      await outcomeWrites.get(gid);
       const record = await log.get(gid);
       if (record) return record;
       if (activeXa.has(gid)) {
