@@ -34,6 +34,11 @@ export {
 export { uniqueName, uniquePrefix } from './names.js';
 export { type FreePortsOptions, freePort, freePorts, probeTcp } from './net.js';
 export {
+  type PrivateMariadb,
+  requireMariadbBinaries,
+  startPrivateMariadb,
+} from './private-mariadb.js';
+export {
   commandExists,
   type ManagedProcess,
   type NodeWorkerOptions,
@@ -64,8 +69,3 @@ export { type CutMode, startTcpProxy, type TcpProxy, type TcpProxyOptions } from
 export { makeTempDir } from './temp-dir.js';
 export { recordUnhandledRejections } from './unhandled.js';
 export { type WaitUntilOptions, waitUntil } from './wait.js';
-export {
-  type PrivateMariadb,
-  requireMariadbBinaries,
-  startPrivateMariadb,
-} from './private-mariadb.js';

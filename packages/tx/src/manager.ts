@@ -309,6 +309,8 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
         await xaAbort(gid, branches);
         throw new TxAbortedError(gid, 'was rolled back', error);
       }
+      // No branch, nothing to decide: there is nothing to commit either.
+      if (branches.length === 0) return result;
       const now = Date.now();
       let decided: boolean;
       try {

@@ -138,3 +138,20 @@ describe('saga recovery', () => {
     await rescuer.close();
   });
 });
+
+describe('an XA transaction without branches', () => {
+  it('resolves the callback and logs nothing', async () => {
+    const log = memoryTxLog();
+    const tm = createTransactionManager({ log, recoveryIntervalMs: false });
+    let gid = '';
+    expect(
+      await tm.xa(async (tx) => {
+        gid = tx.gid;
+        return 7;
+      }),
+    ).toBe(7);
+    expect(log.records.size).toBe(0);
+    expect(await tm.status(gid)).toBeNull();
+    await tm.close();
+  });
+});
