@@ -396,11 +396,16 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
     const started = Date.now();
     const gid = newGid(prefix, started);
     const branches: TxBranchRecord[] = [];
+    const pending = new Set<Promise<unknown>>();
+    let registration: Promise<void> = Promise.resolve();
+    let loggedCount = 0;
     let created = false;
+    let aborted = false;
     let sealed = false;
+    let failedTry: { error: unknown } | undefined;
     const tx: TccTransaction = {
       gid,
-      async try<I, R>(branch: TccBranch<I, R>, input: I): Promise<R> {
+      try<I, R>(branch: TccBranch<I, R>, input: I): Promise<R> {
         if (sealed) throw new TxArgumentError(`transaction ${gid} is past its try phase`);
         register(branch as unknown as Participant, 'TCC branch');
         const record: TxBranchRecord = {
@@ -409,35 +414,60 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
           input,
         };
         branches.push(record);
-        // Logged before the try: a crash after it leaves something recovery can cancel.
-        const ok = created
-          ? await log.update(gid, ['active'], { branches: [...branches] })
-          : await log.create({
-              gid,
-              kind: 'tcc',
-              state: 'active',
-              branches: [...branches],
-              deadline: started + limit,
-              nextRetryAt: started + limit,
-              attempts: 0,
-              lastError: null,
-              createdAt: started,
-              updatedAt: Date.now(),
-            });
-        if (!ok) throw new Error('the transaction was aborted by recovery (it timed out)');
-        created = true;
-        return branch.try({ gid, branch: record.id, op: 'try', input });
+        const position = branches.length;
+        // Logged before the try: a crash after it leaves something recovery can cancel. Writes
+        // are serialised, and one write covers every branch added while the previous ran.
+        const logged = registration.then(async () => {
+          if (aborted) throw new Error('the transaction was aborted by recovery (it timed out)');
+          if (loggedCount >= position) return;
+          const snapshot = [...branches];
+          const ok = created
+            ? await log.update(gid, ['active'], { branches: snapshot })
+            : await log.create({
+                gid,
+                kind: 'tcc',
+                state: 'active',
+                branches: snapshot,
+                deadline: started + limit,
+                nextRetryAt: started + limit,
+                attempts: 0,
+                lastError: null,
+                createdAt: started,
+                updatedAt: Date.now(),
+              });
+          if (!ok) {
+            aborted = true;
+            throw new Error('the transaction was aborted by recovery (it timed out)');
+          }
+          created = true;
+          loggedCount = snapshot.length;
+        });
+        registration = logged.catch(() => undefined);
+        const run = logged.then(() => branch.try({ gid, branch: record.id, op: 'try', input }));
+        pending.add(run);
+        run
+          .catch((error) => {
+            // A failed try cancels the transaction even if the callback caught the error.
+            failedTry ??= { error };
+          })
+          .finally(() => pending.delete(run));
+        return run;
       },
     };
     let result: T;
     try {
       result = await fn(tx);
+      // Tries the callback started without awaiting must settle before the decision.
+      await Promise.all([...pending]);
       sealed = true;
+      if (failedTry) throw failedTry.error;
       if (Date.now() - started > limit) {
         throw new Error(`try phase took longer than timeoutMs (${limit} ms)`);
       }
     } catch (error) {
       sealed = true;
+      await Promise.allSettled([...pending]);
+      await registration;
       if (!created) throw new TxAbortedError(gid, 'failed before any try', error);
       const ours = await log.update(gid, ['active'], {
         state: 'aborting',

@@ -243,3 +243,41 @@ describe('sagas (memory log)', () => {
     expect(journal).toEqual(['do debit', 'do ship', 'undo ship', 'undo debit']);
   });
 });
+
+describe('TCC tries in parallel (memory log)', () => {
+  it('logs the branches in order before their tries, confirms all, and cancels all when one failed even if the callback caught it', async () => {
+    const log = memoryTxLog();
+    const calls: string[] = [];
+    const branch = (name: string, fail = false) => ({
+      name,
+      try: async () => {
+        if (fail) throw new Error(`${name} refused`);
+        calls.push(`try ${name}`);
+      },
+      confirm: () => void calls.push(`confirm ${name}`),
+      cancel: () => void calls.push(`cancel ${name}`),
+    });
+    const a = branch('par-a');
+    const b = branch('par-b');
+    const c = branch('par-c', true);
+    const tm = createTransactionManager({ log, recoveryIntervalMs: false });
+    let gid = '';
+    await tm.tcc(async (tx) => {
+      gid = tx.gid;
+      await Promise.all([tx.try(a, 1), tx.try(b, 2)]);
+    });
+    expect((await tm.status(gid))?.branches.map((x) => x.name)).toEqual(['par-a', 'par-b']);
+    expect(calls.sort()).toEqual(['confirm par-a', 'confirm par-b', 'try par-a', 'try par-b']);
+    calls.length = 0;
+    const error = await tm
+      .tcc(async (tx) => {
+        gid = tx.gid;
+        await Promise.all([tx.try(a, 1), tx.try(c, 3).catch(() => 'swallowed')]);
+      })
+      .catch((e) => e);
+    expect(TxAbortedError.isInstance(error)).toBe(true);
+    expect(calls.sort()).toEqual(['cancel par-a', 'cancel par-c', 'try par-a']);
+    expect((await tm.status(gid))?.state).toBe('aborted');
+    await tm.close();
+  });
+});
