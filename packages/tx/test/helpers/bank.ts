@@ -32,7 +32,17 @@ export function rmPool(url: string): Pool {
 }
 
 export async function startBank(): Promise<Bank> {
-  const [rmA, rmB] = await Promise.all([startPrivateMariadb(), startPrivateMariadb()]);
+  const started = await Promise.allSettled([startPrivateMariadb(), startPrivateMariadb()]);
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed) {
+    // Stop the one that did start before reporting why the other did not.
+    for (const s of started) if (s.status === 'fulfilled') await s.value.dispose();
+    throw failed.reason;
+  }
+  const [rmA, rmB] = started.map((s) => (s as PromiseFulfilledResult<PrivateMariadb>).value) as [
+    PrivateMariadb,
+    PrivateMariadb,
+  ];
   const poolA = rmPool(rmA.url);
   const poolB = rmPool(rmB.url);
   const logPool = createPool({ uri: SHARED_MYSQL_URL, connectionLimit: 8, maxIdle: 2 });
