@@ -72,6 +72,11 @@ export interface TxLog {
   get(gid: string): Promise<TxRecord | null>;
   /** Applies `patch` only if the record's state is one of `from`; resolves whether it did. */
   update(gid: string, from: readonly TxState[], patch: TxRecordPatch): Promise<boolean>;
+  /**
+   * Optional: moves every record of `gids` whose state is `from` to `to` in one write (the
+   * manager batches final-state writes through it).
+   */
+  finishMany?(gids: readonly string[], from: TxState, to: TxState): Promise<void>;
   /** Open records whose `nextRetryAt` has passed, oldest first. */
   due(now: number, limit: number): Promise<TxRecord[]>;
 }

@@ -24,6 +24,12 @@ export function memoryTxLog(): TxLog & { readonly records: ReadonlyMap<string, T
       records.set(gid, copy({ ...r, ...patch, updatedAt: Date.now() }));
       return true;
     },
+    async finishMany(gids, from, to) {
+      for (const gid of gids) {
+        const r = records.get(gid);
+        if (r?.state === from) records.set(gid, { ...r, state: to, updatedAt: Date.now() });
+      }
+    },
     async due(now, limit) {
       return [...records.values()]
         .filter((r) => OPEN_STATES.includes(r.state) && r.nextRetryAt <= now)

@@ -152,6 +152,14 @@ export function mysqlTxLog(pool: MysqlPoolLike, options: MysqlTxLogOptions = {})
       )) as WriteResultLike;
       return result.affectedRows === 1;
     },
+    async finishMany(gids, from, to) {
+      await run(
+        pool,
+        'finishMany',
+        `UPDATE ${table} SET state = ?, updated_at = ? WHERE gid IN (?) AND state = ?`,
+        [to, Date.now(), [...gids], from],
+      );
+    },
     async due(now, limit) {
       const rows = (await run(
         pool,

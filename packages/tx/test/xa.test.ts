@@ -108,7 +108,7 @@ describe.skipIf(!binaries.available || !mysql.available)('XA over two private Ma
 
   it('keeps the sum of balances constant under 8 concurrent workers', async () => {
     const tm = manager({ timeoutMs: 10_000 });
-    let committed = 0;
+    const committed: string[] = [];
     let aborted = 0;
     await Promise.all(
       Array.from({ length: 8 }, async (_, w) => {
@@ -117,17 +117,19 @@ describe.skipIf(!binaries.available || !mysql.available)('XA over two private Ma
           const amount = 1 + ((w * 31 + i * 17) % 400);
           const fromId = 1 + ((w + i) % ACCOUNTS);
           const toId = 1 + ((w * 3 + i) % ACCOUNTS);
+          let gid = '';
           try {
-            await tm.xa(
-              transfer(
+            await tm.xa((tx) => {
+              gid = tx.gid;
+              return transfer(
                 forward ? bank.poolA : bank.poolB,
                 forward ? bank.poolB : bank.poolA,
                 amount,
                 fromId,
                 toId,
-              ),
-            );
-            committed++;
+              )(tx);
+            });
+            committed.push(gid);
           } catch (error) {
             expect(TxAbortedError.isInstance(error)).toBe(true);
             aborted++;
@@ -135,10 +137,14 @@ describe.skipIf(!binaries.available || !mysql.available)('XA over two private Ma
         }
       }),
     );
-    expect(committed + aborted).toBe(96);
-    expect(committed).toBeGreaterThan(0);
+    expect(committed.length + aborted).toBe(96);
+    expect(committed.length).toBeGreaterThan(0);
     expect(await bank.total()).toBe(TOTAL);
     expect(await bank.prepared()).toEqual({ a: 0, b: 0 });
+    // Outcomes of concurrent transactions are written in batches; close() waits for them.
+    await tm.close();
+    const log = mysqlTxLog(bank.logPool, { table: bank.logTable });
+    for (const gid of committed) expect((await log.get(gid))?.state).toBe('committed');
   });
 
   const steps = [
