@@ -868,6 +868,7 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
     stop.abort();
     await sweeping;
     await running?.catch(() => undefined);
+    await flushing;
     await Promise.all([...outcomeWrites.values()]);
   };
 
