@@ -18,6 +18,7 @@ import { redisBench } from './redis.js';
 import { redlockBench } from './redlock.js';
 import { describeMachine, saveRun } from './saved-run.js';
 import { sqliteBench } from './sqlite.js';
+import { txBench } from './tx.js';
 
 const suites: Record<string, () => Promise<Result[]>> = {
   'lock-core': lockCoreBench,
@@ -27,6 +28,7 @@ const suites: Record<string, () => Promise<Result[]>> = {
   mysql: mysqlBench,
   etcd: etcdBench,
   redlock: redlockBench,
+  tx: txBench,
 };
 
 const args = process.argv.slice(2).filter((a) => a !== '--');

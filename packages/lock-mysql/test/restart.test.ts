@@ -1,13 +1,13 @@
 import { createLockClient, type LockClient, LockLostError } from '@dlock/lock-core';
-import { waitUntil } from '@dlock/test-utils';
-import { createPool, type Pool } from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureSchema, type MysqlLockMode, mysqlBackend } from '../src/index.js';
 import {
   type PrivateMariadb,
   requireMariadbBinaries,
   startPrivateMariadb,
-} from './helpers/private-mariadb.js';
+  waitUntil,
+} from '@dlock/test-utils';
+import { createPool, type Pool } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureSchema, type MysqlLockMode, mysqlBackend } from '../src/index.js';
 
 const binaries = await requireMariadbBinaries();
 

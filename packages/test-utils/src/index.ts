@@ -34,6 +34,11 @@ export {
 export { uniqueName, uniquePrefix } from './names.js';
 export { type FreePortsOptions, freePort, freePorts, probeTcp } from './net.js';
 export {
+  type PrivateMariadb,
+  requireMariadbBinaries,
+  startPrivateMariadb,
+} from './private-mariadb.js';
+export {
   commandExists,
   type ManagedProcess,
   type NodeWorkerOptions,

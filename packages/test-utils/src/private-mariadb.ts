@@ -1,13 +1,8 @@
 import { join } from 'node:path';
-import {
-  commandExists,
-  freePort,
-  type ManagedProcess,
-  makeTempDir,
-  requireService,
-  type ServiceStatus,
-  startProcess,
-} from '@dlock/test-utils';
+import { freePort } from './net.js';
+import { commandExists, type ManagedProcess, startProcess } from './processes.js';
+import { requireService, type ServiceStatus } from './service-gate.js';
+import { makeTempDir } from './temp-dir.js';
 
 /** The gate for tests that start their own server: the binaries must be on PATH. */
 export function requireMariadbBinaries(): Promise<ServiceStatus> {
@@ -43,10 +38,16 @@ export async function startPrivateMariadb(): Promise<PrivateMariadb> {
       '--auth-root-authentication-method=normal',
       '--skip-test-db',
       '--user=root',
+      // Its own temporary directory: installs running at once in a shared /tmp collide on
+      // temporary table file names.
+      `--tmpdir=${dir.path}`,
     ],
   });
   const installed = await install.exited;
-  if (installed.code !== 0) throw new Error(`mariadb-install-db failed:\n${install.output()}`);
+  if (installed.code !== 0) {
+    await dir.remove();
+    throw new Error(`mariadb-install-db failed:\n${install.output()}`);
+  }
   const port = await freePort();
   const start = (): Promise<ManagedProcess> =>
     startProcess({
@@ -60,6 +61,7 @@ export async function startPrivateMariadb(): Promise<PrivateMariadb> {
         `--socket=${join(dir.path, 'sock')}`,
         `--pid-file=${join(dir.path, 'pid')}`,
         '--user=root',
+        `--tmpdir=${dir.path}`,
         '--innodb-buffer-pool-size=32M',
         '--innodb-log-file-size=8M',
         '--skip-log-bin',

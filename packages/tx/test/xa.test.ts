@@ -1,0 +1,250 @@
+import { fileURLToPath } from 'node:url';
+import {
+  requireMariadbBinaries,
+  requireMysql,
+  SHARED_MYSQL_URL,
+  spawnNodeWorker,
+  waitUntil,
+} from '@dlock/test-utils';
+import type { Pool } from 'mysql2/promise';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  createTransactionManager,
+  mysqlTxLog,
+  type TransactionManager,
+  TxAbortedError,
+  type XaTransaction,
+} from '../src/index.js';
+import { ACCOUNTS, type Bank, OPENING, startBank } from './helpers/bank.js';
+
+const binaries = await requireMariadbBinaries();
+const mysql = await requireMysql();
+const worker = fileURLToPath(new URL('./workers/xa-coordinator.ts', import.meta.url));
+const TOTAL = 2 * ACCOUNTS * OPENING;
+
+describe.skipIf(!binaries.available || !mysql.available)('XA over two private MariaDB RMs', () => {
+  let bank: Bank;
+  const managers: TransactionManager[] = [];
+  const manager = (overrides: Partial<Parameters<typeof createTransactionManager>[0]> = {}) => {
+    const tm = createTransactionManager({
+      log: mysqlTxLog(bank.logPool, { table: bank.logTable }),
+      resources: { a: bank.poolA, b: bank.poolB },
+      recoveryIntervalMs: false,
+      timeoutMs: 1000,
+      graceMs: 0,
+      ...overrides,
+    });
+    managers.push(tm);
+    return tm;
+  };
+  const transfer =
+    (from: Pool, to: Pool, amount: number, fromId = 1, toId = 1) =>
+    async (tx: XaTransaction): Promise<void> => {
+      await tx.branch(from, async (conn) => {
+        const [r] = await conn.query(
+          'UPDATE accounts SET balance = balance - ? WHERE id = ? AND balance >= ?',
+          [amount, fromId, amount],
+        );
+        if ((r as { affectedRows: number }).affectedRows !== 1) {
+          throw new Error('insufficient funds');
+        }
+      });
+      await tx.branch(to, (conn) =>
+        conn.query('UPDATE accounts SET balance = balance + ? WHERE id = ?', [amount, toId]),
+      );
+    };
+
+  beforeAll(async () => {
+    bank = await startBank();
+  }, 90_000);
+  afterAll(async () => {
+    for (const tm of managers) await tm.close();
+    await bank?.dispose();
+  });
+  beforeEach(async () => {
+    await bank.reset();
+  });
+
+  it('commits both branches and logs the outcome', async () => {
+    const tm = manager();
+    let gid = '';
+    await tm.xa(async (tx) => {
+      gid = tx.gid;
+      await transfer(bank.poolA, bank.poolB, 100)(tx);
+    });
+    expect(await bank.balance(bank.poolA, 1)).toBe(OPENING - 100);
+    expect(await bank.balance(bank.poolB, 1)).toBe(OPENING + 100);
+    expect((await tm.status(gid))?.state).toBe('committed');
+    expect(await bank.prepared()).toEqual({ a: 0, b: 0 });
+  });
+
+  it('rolls every branch back when a branch fails, and logs nothing (presumed abort)', async () => {
+    const tm = manager();
+    let gid = '';
+    const error = await tm
+      .xa(async (tx) => {
+        gid = tx.gid;
+        await transfer(bank.poolB, bank.poolA, 5000)(tx);
+      })
+      .catch((e) => e);
+    expect(TxAbortedError.isInstance(error)).toBe(true);
+    expect((error as Error).cause).toEqual(new Error('insufficient funds'));
+    expect(await bank.total()).toBe(TOTAL);
+    expect(await tm.status(gid)).toBeNull();
+    expect(await bank.prepared()).toEqual({ a: 0, b: 0 });
+  });
+
+  it('rolls back prepared branches when the callback throws after them', async () => {
+    const tm = manager();
+    await expect(
+      tm.xa(async (tx) => {
+        await transfer(bank.poolA, bank.poolB, 10)(tx);
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow(/rolled back/);
+    expect(await bank.balance(bank.poolA, 1)).toBe(OPENING);
+    expect(await bank.prepared()).toEqual({ a: 0, b: 0 });
+  });
+
+  it('keeps the sum of balances constant under 8 concurrent workers', async () => {
+    const tm = manager({ timeoutMs: 10_000 });
+    const committed: string[] = [];
+    let aborted = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, w) => {
+        for (let i = 0; i < 12; i++) {
+          const forward = (w + i) % 2 === 0;
+          const amount = 1 + ((w * 31 + i * 17) % 400);
+          const fromId = 1 + ((w + i) % ACCOUNTS);
+          const toId = 1 + ((w * 3 + i) % ACCOUNTS);
+          let gid = '';
+          try {
+            await tm.xa((tx) => {
+              gid = tx.gid;
+              return transfer(
+                forward ? bank.poolA : bank.poolB,
+                forward ? bank.poolB : bank.poolA,
+                amount,
+                fromId,
+                toId,
+              )(tx);
+            });
+            committed.push(gid);
+          } catch (error) {
+            expect(TxAbortedError.isInstance(error)).toBe(true);
+            aborted++;
+          }
+        }
+      }),
+    );
+    expect(committed.length + aborted).toBe(96);
+    expect(committed.length).toBeGreaterThan(0);
+    expect(await bank.total()).toBe(TOTAL);
+    expect(await bank.prepared()).toEqual({ a: 0, b: 0 });
+    // Outcomes of concurrent transactions are written in batches; close() waits for them.
+    await tm.close();
+    const log = mysqlTxLog(bank.logPool, { table: bank.logTable });
+    for (const gid of committed) expect((await log.get(gid))?.state).toBe('committed');
+  });
+
+  const steps = [
+    ['after-one-prepare', 'aborted'],
+    ['after-all-prepares', 'aborted'],
+    ['after-decision', 'committed'],
+    ['between-commits', 'committed'],
+  ] as const;
+  for (const [killAt, outcome] of steps) {
+    it(`coordinator SIGKILLed ${killAt}: recovery from another process ends it ${outcome}`, async () => {
+      const child = await spawnNodeWorker(worker, {
+        env: {
+          KILL_AT: killAt,
+          RM_A: bank.rmA.url,
+          RM_B: bank.rmB.url,
+          LOG_URL: SHARED_MYSQL_URL,
+          LOG_TABLE: bank.logTable,
+        },
+      });
+      const [, gid] = (await child.waitForOutput(/GID (\S+)/, 15_000)) as RegExpMatchArray;
+      await child.waitForOutput(/KILLPOINT/, 15_000);
+      await child.kill();
+      const tm = manager();
+      // Recovery acts once the branches are detached and the timeout has passed.
+      await waitUntil(
+        async () => {
+          await tm.recover();
+          const status = await tm.status(gid!);
+          const prepared = await bank.prepared();
+          return status?.state === outcome && prepared.a === 0 && prepared.b === 0;
+        },
+        { timeoutMs: 15_000, intervalMs: 200, message: `${killAt} recovered` },
+      );
+      const moved = outcome === 'committed' ? 10 : 0;
+      expect(await bank.balance(bank.poolA, 1)).toBe(OPENING - moved);
+      expect(await bank.balance(bank.poolB, 1)).toBe(OPENING + moved);
+      expect(await bank.total()).toBe(TOTAL);
+    });
+  }
+
+  it('a branch prepared when its RM is SIGKILLed survives the restart, and recovery commits it', async () => {
+    const child = await spawnNodeWorker(worker, {
+      env: {
+        KILL_AT: 'after-decision',
+        RM_A: bank.rmA.url,
+        RM_B: bank.rmB.url,
+        LOG_URL: SHARED_MYSQL_URL,
+        LOG_TABLE: bank.logTable,
+      },
+    });
+    const [, gid] = (await child.waitForOutput(/GID (\S+)/, 15_000)) as RegExpMatchArray;
+    await child.waitForOutput(/KILLPOINT/, 15_000);
+    await bank.rmB.crashAndRestart();
+    await child.kill();
+    // InnoDB recovered the prepared branch from its redo log.
+    await waitUntil(async () => (await bank.prepared()).b === 1, {
+      timeoutMs: 10_000,
+      message: 'B lists the prepared branch after its restart',
+    });
+    const tm = manager();
+    await waitUntil(
+      async () => {
+        await tm.recover();
+        return (await tm.status(gid!))?.state === 'committed';
+      },
+      { timeoutMs: 15_000, intervalMs: 200, message: 'recovered' },
+    );
+    expect(await bank.prepared()).toEqual({ a: 0, b: 0 });
+    expect(await bank.balance(bank.poolB, 1)).toBe(OPENING + 10);
+    expect(await bank.total()).toBe(TOTAL);
+  }, 60_000);
+
+  it('an unknown prepared branch of ours is rolled back and reported as an orphan; others are left alone', async () => {
+    const conn = await bank.poolA.getConnection();
+    const FORMAT = 0x646c6b;
+    const stale = `dlock.${(Date.now() - 60_000).toString(36)}.00000000000000ff`;
+    await conn.query('XA START ?, ?, ?', [stale, 'b1', FORMAT]);
+    await conn.query('UPDATE accounts SET balance = balance - 1 WHERE id = 2');
+    await conn.query('XA END ?, ?, ?', [stale, 'b1', FORMAT]);
+    await conn.query('XA PREPARE ?, ?, ?', [stale, 'b1', FORMAT]);
+    conn.destroy();
+    const foreign = await bank.poolA.getConnection();
+    await foreign.query("XA START 'someone-else', 'x', 1");
+    await foreign.query('UPDATE accounts SET balance = balance + 1 WHERE id = 3');
+    await foreign.query("XA END 'someone-else', 'x', 1");
+    await foreign.query("XA PREPARE 'someone-else', 'x', 1");
+    foreign.destroy();
+    const tm = manager();
+    const report = await waitUntil(
+      async () => {
+        const r = await tm.recover();
+        return r.orphans.includes(stale) ? r : null;
+      },
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
+    expect(report.orphans).toEqual([stale]);
+    expect((await tm.status(stale))?.state).toBe('aborted');
+    expect(await bank.balance(bank.poolA, 2)).toBe(OPENING);
+    expect(await bank.prepared()).toEqual({ a: 1, b: 0 });
+    await bank.poolA.query("XA ROLLBACK 'someone-else', 'x', 1");
+    expect(await bank.balance(bank.poolA, 3)).toBe(OPENING);
+  });
+});

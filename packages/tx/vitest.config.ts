@@ -1,0 +1,14 @@
+import { defineConfig, mergeConfig } from 'vitest/config';
+import { sharedTestConfig } from '../../vitest.shared.js';
+
+export default mergeConfig(
+  sharedTestConfig,
+  defineConfig({
+    test: {
+      coverage: {
+        // Type-only modules and the public re-exports.
+        exclude: ['src/**/*.test.ts', 'src/pool-types.ts', 'src/index.ts'],
+      },
+    },
+  }),
+);
