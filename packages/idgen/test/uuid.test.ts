@@ -98,9 +98,11 @@ describe('uuidv7', () => {
   });
 
   it('moves the timestamp one millisecond ahead when the counter rolls over', () => {
-    // A 10-bit counter stands in for the 26-bit one so the rollover comes within 1024 ids.
+    // A 10-bit counter stands in for the 26-bit one so the rollover comes within 1024 ids. Each
+    // millisecond's counter starts at a random value in [0, 511], so one millisecond holds 513 to
+    // 1,024 ids: 1,025 ids always roll over once and never twice (1,100 did, about once in 100).
     const gen = uuidv7WithCounter(() => 5_000, 0x3ff);
-    const ids = Array.from({ length: 1100 }, () => gen());
+    const ids = Array.from({ length: 1025 }, () => gen());
     for (let k = 1; k < ids.length; k++) expect(ids[k]! > ids[k - 1]!).toBe(true);
     const times = new Set(ids.map((u) => uuidv7ToDate(u).getTime()));
     expect([...times]).toEqual([5_000, 5_001]);
