@@ -29,6 +29,7 @@ export {
 } from './errors.js';
 export { type MemoryBackendOptions, memoryBackend } from './memory/memory-backend.js';
 export { type MemoryClock, MemoryStore } from './memory/memory-store.js';
+export { maskCredentials, redactDriverError } from './redact.js';
 export type {
   AcquireOptions,
   HoldOptions,
