@@ -137,6 +137,11 @@ export async function openClient(
     );
   }
   if (parsed.protocol === 'sqlite:') {
+    try {
+      decodeURIComponent(parsed.pathname);
+    } catch {
+      throw new UsageError(`the SQLite path in "${url}" has a malformed % escape (write % as %25)`);
+    }
     const { connectBackend } = await import('@dlock/lock-sqlite');
     return createLockClient(await connectBackend(parsed, {}), options);
   }

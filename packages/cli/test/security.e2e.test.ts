@@ -46,6 +46,14 @@ describe('exit codes never read as an answer', () => {
     }
   });
 
+  it('a malformed % escape in a SQLite path exits 64', async () => {
+    const result = await dlock(['status', 'k', '--url', 'sqlite:./bad%zz.db'], {
+      env,
+      cwd: dir.path,
+    });
+    expect(result.code, result.output).toBe(EXIT.USAGE);
+  });
+
   it('an unparsable URL exits 64 without echoing its password', async () => {
     const result = await dlock(['status', 'k', '--url', `redis://alice:${PASSWORD}@h:99999`], {
       env,
