@@ -1,9 +1,12 @@
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { inspect, promisify } from 'node:util';
 import { connect, LockArgumentError, LockBackendError } from '@dlock/lock-core';
 import {
   commandExists,
   freePorts,
   type ManagedProcess,
+  makeTempDir,
   makeTlsFiles,
   requireOpenssl,
   requireService,
@@ -17,6 +20,28 @@ const openssl = await requireOpenssl();
 const etcdBinary = await requireService('the etcd binary', async () => {
   if (!(await commandExists('etcd'))) throw new Error('etcd is not on PATH');
 });
+
+/** A one-member plain etcd on spare ports, with its data under `dir`. */
+async function startPlainEtcd(dir: string): Promise<{ port: number; process: ManagedProcess }> {
+  const [port, peer] = await freePorts(2);
+  const peerUrl = `http://127.0.0.1:${peer}`;
+  const process = await startProcess({
+    name: 'etcd auth',
+    command: 'etcd',
+    args: [
+      '--name=auth',
+      `--data-dir=${join(dir, 'etcd-auth')}`,
+      `--listen-client-urls=http://127.0.0.1:${port}`,
+      `--advertise-client-urls=http://127.0.0.1:${port}`,
+      `--listen-peer-urls=${peerUrl}`,
+      `--initial-advertise-peer-urls=${peerUrl}`,
+      `--initial-cluster=auth=${peerUrl}`,
+    ],
+    readyWhen: /ready to serve client requests/,
+    readyTimeoutMs: 30_000,
+  });
+  return { port: port!, process };
+}
 
 /** A one-member etcd serving clients over TLS with `cert` on a spare port. */
 async function startTlsEtcd(
@@ -131,3 +156,48 @@ describe.skipIf(!openssl.available || !etcdBinary.available)(
     });
   },
 );
+
+describe.skipIf(!etcdBinary.available)('etcd auth: no password in any error', () => {
+  const PASSWORD = 'root-Pw-2mX-secret';
+  let dir: Awaited<ReturnType<typeof makeTempDir>>;
+  let server: { port: number; process: ManagedProcess };
+  beforeAll(async () => {
+    dir = await makeTempDir('dlock-etcd-auth-');
+    server = await startPlainEtcd(dir.path);
+    const etcdctl = (...args: string[]) =>
+      promisify(execFile)('etcdctl', [`--endpoints=http://127.0.0.1:${server.port}`, ...args]);
+    await etcdctl('role', 'add', 'root');
+    await etcdctl('user', 'add', `root:${PASSWORD}`);
+    await etcdctl('user', 'grant-role', 'root', 'root');
+    await etcdctl('auth', 'enable');
+  }, 60_000);
+  afterAll(async () => {
+    await server?.process.stop();
+    await dir?.remove();
+  });
+
+  it('the right password works; a wrong one is a LockBackendError that never shows it', async () => {
+    const good = await connect(`etcd://root:${PASSWORD}@127.0.0.1:${server.port}`);
+    try {
+      expect(await (await good.acquire('k', { waitTimeoutMs: 0 })).release()).toBe(true);
+    } finally {
+      await good.close();
+    }
+    const wrong = 'wrong-Pw-5tY-secret';
+    const client = await connect(`etcd://root:${wrong}@127.0.0.1:${server.port}`);
+    try {
+      const error = await failure(client.acquire('k', { waitTimeoutMs: 0 }));
+      expect(error).toBeInstanceOf(LockBackendError);
+      expect((error as Error).message).toMatch(/authentication failed|invalid/i);
+      const text = [
+        JSON.stringify(error),
+        JSON.stringify((error as Error).cause),
+        inspect(error, { depth: 8, showHidden: true }),
+      ].join('\n');
+      expect(text).not.toContain(wrong);
+      expect(text).not.toContain(PASSWORD);
+    } finally {
+      await client.close();
+    }
+  });
+});
