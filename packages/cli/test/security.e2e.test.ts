@@ -4,10 +4,14 @@ import { fileURLToPath } from 'node:url';
 import { createLockClient } from '@dlock/lock-core';
 import { connectBackend } from '@dlock/lock-sqlite';
 import {
+  freePort,
   makeTempDir,
+  makeTlsFiles,
+  requireOpenssl,
   requireRedisBinaries,
   startRedisServer,
   type TestRedisServer,
+  type TlsFiles,
 } from '@dlock/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../src/exit-codes.js';
@@ -169,5 +173,49 @@ describe('credentials from the environment, against a Redis with requirepass', (
     );
     expect(inUrl.code, inUrl.output).toBe(EXIT.BACKEND);
     expect(inUrl.output).not.toContain(wrong);
+  });
+});
+
+describe('--tls-* flags, against a redis-server with TLS', () => {
+  let redis: TestRedisServer | undefined;
+  let files: TlsFiles | undefined;
+  let port = 0;
+  beforeAll(async () => {
+    if (!(await requireRedisBinaries()).available || !(await requireOpenssl()).available) return;
+    files = await makeTlsFiles();
+    port = await freePort();
+    redis = await startRedisServer({
+      args: [
+        ...['--tls-port', String(port), '--tls-auth-clients', 'no'],
+        ...['--tls-cert-file', files.server.cert, '--tls-key-file', files.server.key],
+        ...['--tls-ca-cert-file', files.ca],
+      ],
+    });
+  });
+  afterAll(async () => {
+    await redis?.dispose();
+    await files?.remove();
+  });
+
+  it('--tls-ca trusts our CA; without it, or with a wrong --tls-servername, exit 69; an unreadable file 66', async (ctx) => {
+    if (!redis || !files) return ctx.skip();
+    const url = `rediss://127.0.0.1:${port}`;
+    const options = { env, cwd: REDIS_PROJECT };
+    const trusted = await dlock(['status', 'k', '--url', url, '--tls-ca', files.ca], options);
+    expect(trusted.code, trusted.output).toBe(EXIT.NEGATIVE);
+    const untrusted = await dlock(['status', 'k', '--url', url], options);
+    expect(untrusted.code, untrusted.output).toBe(EXIT.BACKEND);
+    expect(untrusted.output).toMatch(/self[- ]signed|unable to (verify|get)/i);
+    const wrongName = await dlock(
+      ['status', 'k', '--url', url, '--tls-ca', files.ca, '--tls-servername', 'wrong.example'],
+      options,
+    );
+    expect(wrongName.code, wrongName.output).toBe(EXIT.BACKEND);
+    expect(wrongName.output).toMatch(/does not match|altnames/i);
+    const missing = await dlock(
+      ['status', 'k', '--url', url, '--tls-ca', '/no/such/ca.pem'],
+      options,
+    );
+    expect(missing.code, missing.output).toBe(EXIT.NO_INPUT);
   });
 });
