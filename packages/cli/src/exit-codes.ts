@@ -1,5 +1,6 @@
 /**
- * Exit codes of `dlock`. `dlock run` otherwise exits with its command's own code, or 128 + the
+ * Exit codes of `dlock`, sysexits style: every error has a code of its own (64 and up), distinct
+ * from every answer (`status`: 0 held, 1 free), so a script never takes a failure for an answer. `dlock run` otherwise exits with its command's own code, or 128 + the
  * signal number when the command was killed by a signal (as shells report it).
  */
 export const EXIT = {
@@ -9,8 +10,12 @@ export const EXIT = {
   NEGATIVE: 1,
   /** Bad arguments, bad URL, or a missing adapter package. Nothing was locked. */
   USAGE: 64,
-  /** The backend failed or could not be reached. */
+  /** The backend failed or could not be reached, or refused the credentials or TLS handshake. */
   BACKEND: 69,
+  /** An unexpected failure inside dlock (a bug): never taken for an answer such as "free". */
+  INTERNAL: 70,
+  /** A credentials or certificate file (`DLOCK_PASSWORD_FILE`, `--tls-ca` …) cannot be read. */
+  NO_INPUT: 66,
   /** `run`: the wait for the lock ran out (`--wait`); someone else holds it. */
   TIMEOUT: 75,
   /**

@@ -1,4 +1,4 @@
-import { LockError } from '@dlock/lock-core';
+import { LockError, maskCredentials } from '@dlock/lock-core';
 import { UsageError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
 
@@ -30,7 +30,7 @@ const KNOWN_CAUSES: Record<string, string> = {
 /** Turns any failure into the words and exit code dlock prints, hiding no cause. */
 export function explainError(error: unknown, url?: string): Explained {
   if (error instanceof UsageError)
-    return { exitCode: EXIT.USAGE, message: error.message, kind: 'usage' };
+    return { exitCode: error.exitCode, message: maskCredentials(error.message), kind: 'usage' };
   if (LockError.isInstance(error)) {
     switch (error.code) {
       case 'DLOCK_ARGUMENT':
@@ -44,7 +44,7 @@ export function explainError(error: unknown, url?: string): Explained {
         const code = (cause as { code?: string } | undefined)?.code;
         const hint = code ? KNOWN_CAUSES[code] : undefined;
         const where = url ? ` at ${redact(url)}` : '';
-        const detail = cause instanceof Error ? cause.message : error.message;
+        const detail = maskCredentials(cause instanceof Error ? cause.message : error.message);
         return {
           exitCode: EXIT.BACKEND,
           message: `cannot use the lock backend${where}: ${hint ?? detail}${hint ? ` (${detail})` : ''}`,
@@ -62,7 +62,11 @@ export function explainError(error: unknown, url?: string): Explained {
     };
   }
   const message = error instanceof Error ? error.message : String(error);
-  return { exitCode: EXIT.NEGATIVE, message: `unexpected failure: ${message}`, kind: 'internal' };
+  return {
+    exitCode: EXIT.INTERNAL,
+    message: `unexpected failure: ${maskCredentials(message)}`,
+    kind: 'internal',
+  };
 }
 
 function rootCause(error: unknown): unknown {
@@ -75,13 +79,10 @@ function rootCause(error: unknown): unknown {
   return current;
 }
 
-/** Never print a password from the URL. */
+/**
+ * Never print a password from the URL: user info (`user:***@`), `?password=` (Redlock's form)
+ * and the like, also in a URL that does not parse.
+ */
 export function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.href;
-  } catch {
-    return url;
-  }
+  return maskCredentials(url);
 }

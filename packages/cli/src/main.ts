@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { maskCredentials } from '@dlock/lock-core';
 import { UsageError } from './cli-error.js';
 import { demoCommand } from './commands/demo.js';
 import { idCommand } from './commands/id.js';
@@ -63,7 +64,10 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     const code = (error as { code?: string }).code ?? '';
     const usage =
       error instanceof UsageError || code.startsWith('ERR_PARSE_ARGS')
-        ? { exitCode: EXIT.USAGE, message: (error as Error).message }
+        ? {
+            exitCode: error instanceof UsageError ? error.exitCode : EXIT.USAGE,
+            message: maskCredentials((error as Error).message),
+          }
         : explainError(error);
     say(
       io,

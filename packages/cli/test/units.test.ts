@@ -79,8 +79,9 @@ describe('explainError', () => {
       exitCode: EXIT.LOST,
       kind: 'lost',
     });
+    // Never 1, which status and release answer with.
     expect(explainError(new Error('boom'))).toEqual({
-      exitCode: EXIT.NEGATIVE,
+      exitCode: EXIT.INTERNAL,
       message: 'unexpected failure: boom',
       kind: 'internal',
     });
@@ -116,6 +117,10 @@ describe('explainError', () => {
     expect(redact('mysql://root:pw@127.0.0.1/test')).toBe('mysql://root:***@127.0.0.1/test');
     expect(redact('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
     expect(redact('not a url')).toBe('not a url');
+    expect(redact('redlock:h1:6379,h2:6379?password=pw&prefix=a')).toBe(
+      'redlock:h1:6379,h2:6379?password=***&prefix=a',
+    );
+    expect(redact('redis://u:pw@h:99999')).toBe('redis://u:***@h:99999');
   });
 });
 

@@ -15,7 +15,7 @@ import {
   normalizeCallOptions,
   normalizeClientOptions,
 } from './options.js';
-import { defaultClientId, holderOf, newOwnerToken } from './owner.js';
+import { defaultClientId, newOwnerToken } from './owner.js';
 import type { Lock, LockClient, LockClientOptions, LockInfo, UsingOptions } from './types.js';
 import { validateFunction, validateKey } from './validate.js';
 import { WaiterQueues } from './waiter-queues.js';
@@ -95,7 +95,7 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     if (!state) return null;
     return {
       key,
-      holder: holderOf(state.owner),
+      holder: state.owner, // guardBackend already reduced it to the public part
       count: state.count,
       expiresAt: toEpoch(start + state.ttlMs),
       fencingToken: state.fencingToken,
@@ -120,6 +120,11 @@ class Client implements LockClient, LeaseHost, AcquireHost {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /** `util.inspect(client)`: its backend and state, not the queues (they hold owner tokens). */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `LockClient { backend: '${this.backend.name}', closed: ${this.closed} }`;
   }
 
   // ---- acquisition ----

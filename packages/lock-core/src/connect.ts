@@ -5,6 +5,7 @@ import type { BackendAdapterModule, LockBackend } from './backend.js';
 import { createLockClient } from './client.js';
 import { LockArgumentError } from './errors.js';
 import { memoryBackend } from './memory/memory-backend.js';
+import { maskCredentials } from './redact.js';
 import type { LockClient, LockClientOptions } from './types.js';
 
 /** URL schemes and the adapter package that serves each. */
@@ -63,6 +64,7 @@ export async function connectWith(
   options: ConnectOptions = {},
 ): Promise<LockClient> {
   const parsed = parseUrl(url);
+  checkEscapes(parsed);
   const { backend: backendOptions = {}, ...clientOptions } = options;
   if (parsed.protocol === 'memory:') return createLockClient(memoryBackend(), clientOptions);
   const adapter = ADAPTERS[parsed.protocol];
@@ -106,7 +108,30 @@ function parseUrl(url: string | URL): URL {
   try {
     return new URL(url);
   } catch {
-    throw new LockArgumentError(`Not a valid lock URL: ${JSON.stringify(url)}`);
+    // Quoted with its credentials masked: an unparsable URL may still hold a password.
+    throw new LockArgumentError(`Not a valid lock URL: ${JSON.stringify(maskCredentials(url))}`);
+  }
+}
+
+/**
+ * Drivers decode the URL's user, password and path with `decodeURIComponent`, which throws a
+ * bare `URIError` on a malformed `%` escape: refuse it here, as a bad argument, before any I/O.
+ */
+function checkEscapes(url: URL): void {
+  const parts = {
+    user: url.username,
+    password: url.password,
+    path: url.pathname,
+    query: url.search,
+  };
+  for (const [part, text] of Object.entries(parts)) {
+    try {
+      decodeURIComponent(text);
+    } catch {
+      throw new LockArgumentError(
+        `The lock URL's ${part} has a malformed % escape (write a literal % as %25): ${maskCredentials(url.href)}`,
+      );
+    }
   }
 }
 

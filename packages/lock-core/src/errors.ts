@@ -7,6 +7,8 @@
  * callers handle them differently.
  */
 
+import { maskCredentials, redactDriverError } from './redact.js';
+
 const BRAND = Symbol.for('@dlock/lock-core/error');
 
 export type LockErrorCode =
@@ -37,7 +39,11 @@ export class LockError extends Error {
     message: string,
     options?: { cause?: unknown; key?: string | undefined },
   ) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    // Driver errors carry what was sent (passwords, owner tokens): only a safe copy is kept.
+    super(
+      message,
+      options?.cause === undefined ? undefined : { cause: redactDriverError(options.cause) },
+    );
     Object.defineProperty(this, BRAND, { value: true });
     this.code = code;
     this.key = options?.key;
@@ -132,21 +138,27 @@ export class LockNotHeldError extends LockError {
 /** Bad key, TTL, timeout or option. Always thrown before any I/O. */
 export class LockArgumentError extends LockError {
   constructor(message: string) {
-    super('DLOCK_ARGUMENT', message);
+    // Argument messages quote what they refuse, which may be a URL with a password.
+    super('DLOCK_ARGUMENT', maskCredentials(message));
   }
   static override isInstance(error: unknown): error is LockArgumentError {
     return branded(error) && error.code === 'DLOCK_ARGUMENT';
   }
 }
 
-/** The backend (server, network, driver) failed. The driver's error is the `cause`. */
+/**
+ * The backend (server, network, driver) failed. The `cause` is a redacted copy of the driver's
+ * error (same class, message, `code`/`errno`/`syscall`/`address`/`port`; no command arguments,
+ * SQL or metadata), so it can be logged whole without printing a password or owner token.
+ */
 export class LockBackendError extends LockError {
   readonly backend: string;
   readonly operation: string;
   constructor(backend: string, operation: string, cause: unknown, key?: string) {
-    const detail = cause instanceof Error ? cause.message : String(cause);
+    const safe = redactDriverError(cause);
+    const detail = safe instanceof Error ? safe.message : String(safe);
     super('DLOCK_BACKEND', `${backend} backend failed during ${operation}: ${detail}`, {
-      cause,
+      cause: safe,
       key,
     });
     this.backend = backend;

@@ -1,5 +1,6 @@
 import type { LockBackend } from './backend.js';
 import { LockArgumentError, toBackendError } from './errors.js';
+import { holderOf } from './owner.js';
 
 /**
  * Wraps an adapter so that everything it throws or rejects with, synchronously or not, reaches
@@ -45,7 +46,11 @@ export function guardBackend(backend: LockBackend): LockBackend {
     tryAcquire: guard('acquire', (r) => backend.tryAcquire(r)),
     extend: guard('extend', (r) => backend.extend(r)),
     release: guard('release', (r) => backend.release(r)),
-    inspect: guard('inspect', (k) => backend.inspect(k)),
+    // The client's backend is reachable (`client.backend`): its inspect() shows the holder's
+    // public part, never the whole owner token, which would let the reader release the lock.
+    inspect: guard('inspect', (k) =>
+      backend.inspect(k).then((state) => state && { ...state, owner: holderOf(state.owner) }),
+    ),
     close: guard('close', () => backend.close()),
     ...(capabilities.batchExtend && backend.extendMany
       ? { extendMany: guard('extend', (r) => backend.extendMany!(r)) }

@@ -31,6 +31,14 @@ export {
 } from './errors.js';
 export { type MemoryBackendOptions, memoryBackend } from './memory/memory-backend.js';
 export { type MemoryClock, MemoryStore } from './memory/memory-store.js';
+export { maskCredentials, redactDriverError } from './redact.js';
+export {
+  type PemInput,
+  TLS_URL_PARAMS,
+  type TlsSettings,
+  tlsSettings,
+  withoutTlsParams,
+} from './tls-settings.js';
 export type {
   AcquireOptions,
   HoldOptions,

@@ -50,4 +50,26 @@ export class LockHandle implements Lock {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.release();
   }
+
+  /**
+   * What `util.inspect(lock)`, `console.log(lock)` and `JSON.stringify(lock)` show: never the
+   * lease, whose owner token is the secret that releases and extends the lock.
+   */
+  toJSON(): { key: string; fencingToken: string; expiresAt: number; held: boolean } {
+    return {
+      key: this.key,
+      fencingToken: String(this.fencingToken),
+      expiresAt: this.expiresAt,
+      held: this.held,
+    };
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](
+    _depth: number,
+    options: object,
+    inspect: (value: unknown, options: object) => string,
+  ): string {
+    const { key, fencingToken, expiresAt, held } = this;
+    return `Lock ${inspect({ key, fencingToken, expiresAt, held }, options)}`;
+  }
 }

@@ -1,15 +1,52 @@
-import { LockArgumentError, type LockBackend, urlSettings } from '@dlock/lock-core';
+import {
+  LockArgumentError,
+  type LockBackend,
+  type PemInput,
+  type TlsSettings,
+  tlsSettings,
+  urlSettings,
+} from '@dlock/lock-core';
 import type { EtcdClientLike } from './client-types.js';
 import { createEtcdBackend } from './etcd-backend.js';
 import type { EtcdBackendOptions } from './options.js';
+import { probeTls } from './probe-tls.js';
 
 type BackendSettings = Omit<EtcdBackendOptions, 'client'>;
 
 const NUMERIC = ['sessionTtlMs', 'requestTimeoutMs'] as const;
-const OURS = ['prefix', 'endpoints', ...NUMERIC];
+const OURS = ['prefix', 'endpoints', 'tls', ...NUMERIC];
+
+function pem(input: PemInput | undefined): Buffer | undefined {
+  if (input === undefined) return undefined;
+  const parts = Array.isArray(input) ? input : [input];
+  return Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part) : part)));
+}
+
+/** etcd3's `credentials` and gRPC channel options for the shared TLS settings. */
+function grpcTls(tls: TlsSettings | undefined): Record<string, unknown> {
+  if (!tls) return {};
+  const key = pem(tls.key);
+  const cert = pem(tls.cert);
+  return {
+    credentials: {
+      rootCertificate: pem(tls.ca),
+      ...(key ? { privateKey: key } : {}),
+      ...(cert ? { certChain: cert } : {}),
+    },
+    ...(tls.servername
+      ? {
+          grpcOptions: {
+            'grpc.ssl_target_name_override': tls.servername,
+            'grpc.default_authority': tls.servername,
+          },
+        }
+      : {}),
+  };
+}
 
 /**
- * `etcd://host:port` (plain) or `etcds://host:port` (TLS with the system's CAs). More members:
+ * `etcd://host:port` (plain) or `etcds://host:port` (TLS: the system's CAs, or lock-core's shared
+ * TLS options `backend: { tls: { ca, cert, key, servername } }` / `?tlsCa=…`). More members:
  * `?endpoints=host2:2379,host3:2379`. `etcd://user:pass@host:port` authenticates.
  */
 function hostsFrom(url: URL): string[] {
@@ -40,9 +77,21 @@ export async function connectBackend(
     strings: ['prefix'],
     numbers: NUMERIC,
   }) as BackendSettings;
+  const tls = tlsSettings(url, options);
+  if (tls && url.protocol !== 'etcds:') {
+    throw new LockArgumentError(
+      'connect: TLS options (tls, tlsCa, tlsCert, tlsKey, tlsServername) need an etcds:// URL',
+    );
+  }
+  if (url.protocol === 'etcds:') {
+    // gRPC reports a refused certificate as "14 UNAVAILABLE … Last error: null" and etcd3 then
+    // as "circuit breaker is open": one handshake of our own first names the real cause.
+    await probeTls(url.hostname, Number(url.port || '2379'), tls ?? {});
+  }
   const { Etcd3 } = await import('etcd3');
   const client = new Etcd3({
     hosts: hostsFrom(url),
+    ...grpcTls(tls),
     ...(url.username
       ? {
           auth: {

@@ -1,5 +1,6 @@
 import type { LockBackend } from '@dlock/lock-core';
-import { LockArgumentError } from '@dlock/lock-core';
+import { LockArgumentError, TLS_URL_PARAMS, tlsSettings } from '@dlock/lock-core';
+import type { PoolOptions } from 'mysql2/promise';
 import { createBackend } from './mysql-backend.js';
 import type { MysqlBackendOptions } from './options.js';
 import type { OwnedMysqlPool } from './pool-types.js';
@@ -11,6 +12,11 @@ import type { OwnedMysqlPool } from './pool-types.js';
  * `queryTimeoutMs`, and `options` (from
  * `connect(url, { backend })`), set the backend's options; everything else in the URL goes to
  * mysql2 (`connectionLimit`, `connectTimeout`, …).
+ *
+ * TLS: lock-core's shared options (`backend: { tls: { ca, cert, key } }`, or the URL's `tlsCa`,
+ * `tlsCert`, `tlsKey` naming files) turn it on, and the server's certificate is then always
+ * verified, its chain and its identity: the URL's host name (or IP address) must be one the
+ * certificate names. mysql2 by itself checks only the chain unless told `verifyIdentity`.
  */
 export async function connectBackend(
   url: URL,
@@ -19,7 +25,19 @@ export async function connectBackend(
   if (url.protocol !== 'mysql:') {
     throw new LockArgumentError(`connectBackend expects a mysql:// URL, got ${url.protocol}`);
   }
+  const tls = tlsSettings(url, options);
+  if (tls?.servername !== undefined) {
+    throw new LockArgumentError(
+      'connect: mysql2 verifies the certificate against the URL host name; it takes no tls servername (put that name in the URL)',
+    );
+  }
   const uri = new URL(url.href);
+  for (const name of TLS_URL_PARAMS) uri.searchParams.delete(name);
+  if (tls && uri.searchParams.has('ssl')) {
+    throw new LockArgumentError(
+      "connect: give TLS either as mysql2's ?ssl= or as dlock's tls options (tlsCa, …), not both",
+    );
+  }
   const fromUrl: Record<string, unknown> = {};
   for (const name of ['mode', 'table', 'lockNamePrefix'] as const) {
     const value = uri.searchParams.get(name);
@@ -33,10 +51,18 @@ export async function connectBackend(
   }
   // Fail fast instead of hanging when the server is unreachable.
   if (!uri.searchParams.has('connectTimeout')) uri.searchParams.set('connectTimeout', '5000');
-  const { pool: _ignored, ...rest } = options as Record<string, unknown>;
+  const { pool: _ignored, tls: _tls, ...rest } = options as Record<string, unknown>;
   const settings = { ...fromUrl, ...rest } as Omit<MysqlBackendOptions, 'pool'>;
   const { createPool } = await import('mysql2/promise');
-  const pool = createPool(uri.href) as unknown as OwnedMysqlPool;
+  const pool = (tls
+    ? createPool({
+        uri: uri.href,
+        // verifyIdentity is missing from mysql2's types but read by its TLS upgrade.
+        ssl: { ...tls, rejectUnauthorized: true, verifyIdentity: true } as unknown as NonNullable<
+          PoolOptions['ssl']
+        >,
+      })
+    : createPool(uri.href)) as unknown as OwnedMysqlPool;
   try {
     return createBackend({ ...settings, pool }, pool);
   } catch (error) {

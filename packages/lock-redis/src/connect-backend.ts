@@ -1,4 +1,10 @@
-import { LockArgumentError, type LockBackend, urlSettings } from '@dlock/lock-core';
+import {
+  LockArgumentError,
+  type LockBackend,
+  TLS_URL_PARAMS,
+  tlsSettings,
+  urlSettings,
+} from '@dlock/lock-core';
 import type { RedisClientLike } from './client-types.js';
 import type { RedisBackendOptions } from './options.js';
 import { createRedisBackend } from './redis-backend.js';
@@ -15,13 +21,15 @@ const NUMERIC = [
 /** The URL without our own query parameters, which ioredis would not understand. */
 function driverUrl(url: URL): string {
   const copy = new URL(url.href);
-  for (const name of ['prefix', ...NUMERIC]) copy.searchParams.delete(name);
+  for (const name of ['prefix', ...NUMERIC, ...TLS_URL_PARAMS]) copy.searchParams.delete(name);
   return copy.href;
 }
 
 /**
  * `BackendAdapterModule` entry point used by `connect('redis://…')` and `connect('rediss://…')`.
- * Creates its own ioredis client from the URL (TLS for `rediss:`) and closes it in `close()`.
+ * Creates its own ioredis client from the URL (TLS for `rediss:`, with the shared TLS options of
+ * lock-core's `tlsSettings`: `backend: { tls: { ca, cert, key, servername } }` or the URL's
+ * `tlsCa`, `tlsCert`, `tlsKey`, `tlsServername`) and closes it in `close()`.
  * ioredis is loaded lazily so that importing this package never requires it.
  */
 export async function connectBackend(
@@ -37,9 +45,21 @@ export async function connectBackend(
     strings: ['prefix'],
     numbers: NUMERIC,
   }) as BackendSettings;
+  const tls = tlsSettings(url, options);
+  if (tls && url.protocol !== 'rediss:') {
+    throw new LockArgumentError(
+      'connect: TLS options (tls, tlsCa, tlsCert, tlsKey, tlsServername) need a rediss:// URL',
+    );
+  }
   const { Redis } = await import('ioredis');
   // Our own client, so we may choose fail-fast options: no offline queue beyond one retry.
-  const client = new Redis(driverUrl(url), { maxRetriesPerRequest: 1, lazyConnect: true });
+  // For rediss: the certificate is always verified (ioredis passes tls to tls.connect, whose
+  // rejectUnauthorized defaults to true), against `ca` when given, else the system's roots.
+  const client = new Redis(driverUrl(url), {
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+    ...(url.protocol === 'rediss:' ? { tls: { ...tls, rejectUnauthorized: true } } : {}),
+  });
   client.on('error', () => {}); // failures reach callers as LockBackendError; no console noise
   try {
     return createRedisBackend(

@@ -1,5 +1,12 @@
-import { LockArgumentError, type LockBackend, urlSettings } from '@dlock/lock-core';
+import {
+  LockArgumentError,
+  type LockBackend,
+  LockBackendError,
+  tlsSettings,
+  urlSettings,
+} from '@dlock/lock-core';
 import type { RedlockClientLike } from './client-types.js';
+import { RedlockNodeError } from './errors.js';
 import type { RedlockBackendOptions } from './options.js';
 import { createRedlockBackend } from './redlock-backend.js';
 
@@ -12,6 +19,13 @@ const NUMERIC = [
   'restartQuarantineMs',
   'fencingRetentionMs',
 ] as const;
+
+/** A node refused us for good (certificate, password, ACL), rather than being unreachable. */
+function isRefusal(error: Error & { code?: string }): boolean {
+  const code = error.code;
+  if (code && (/^ERR_(TLS|SSL)_/.test(code) || !/^E[A-Z_]+$/.test(code))) return true;
+  return /WRONGPASS|NOAUTH|NOPERM|invalid password/i.test(error.message);
+}
 
 interface NodeAddress {
   readonly host: string;
@@ -46,7 +60,9 @@ function parseNodes(url: URL): NodeAddress[] {
  * `BackendAdapterModule` entry point for `connect('redlock:h1:6379,h2:6379,h3:6379?prefix=app:')`.
  * Query parameters: `prefix`, `driftFactor`, `nodeTimeoutMs`, `subscribeTimeoutMs`,
  * `restartQuarantineMs`, and for the
- * connections `username`, `password`, `db` and `tls=true`. Creates one ioredis client per node
+ * connections `username`, `password`, `db` and `tls=true`, and lock-core's shared TLS options
+ * (`backend: { tls: { ca, cert, key, servername } }` or `tlsCa`, `tlsCert`, `tlsKey`,
+ * `tlsServername`, which imply `tls=true`). Creates one ioredis client per node
  * (fail-fast: no offline queue) and closes them in `close()`. ioredis is loaded lazily.
  */
 export async function connectBackend(
@@ -64,6 +80,16 @@ export async function connectBackend(
     numbers: NUMERIC,
   }) as BackendSettings;
   const query = url.searchParams;
+  const tls = tlsSettings(url, options);
+  const tlsParam = query.get('tls');
+  if (tlsParam !== null && tlsParam !== 'true' && tlsParam !== 'false') {
+    throw new LockArgumentError(
+      `connect: redlock's tls parameter is true or false, got "${tlsParam}"`,
+    );
+  }
+  if (tls && tlsParam === 'false') {
+    throw new LockArgumentError('connect: TLS options were given with tls=false');
+  }
   const { Redis } = await import('ioredis');
   const connection = {
     enableOfflineQueue: false,
@@ -71,26 +97,46 @@ export async function connectBackend(
     ...(query.get('username') === null ? {} : { username: query.get('username')! }),
     ...(query.get('password') === null ? {} : { password: query.get('password')! }),
     ...(query.get('db') === null ? {} : { db: Number(query.get('db')) }),
-    ...(query.get('tls') === 'true' ? { tls: {} } : {}),
+    // TLS for tls=true or any TLS option; certificates are always verified.
+    ...(tlsParam === 'true' || tls ? { tls: { ...tls, rejectUnauthorized: true } } : {}),
   };
-  const clients = nodes.map(({ host, port }) => {
+  // The last connection error of each node: without an offline queue a later call only says
+  // "Stream isn't writeable", so a refused certificate or password is named here instead.
+  const refusals = new Map<number, Error>();
+  const clients = nodes.map(({ host, port }, i) => {
     const client = new Redis({ host, port, ...connection });
-    client.on('error', () => {}); // failures reach callers as LockBackendError; no console noise
+    // Failures reach callers as LockBackendError; no console noise.
+    client.on('error', (error: Error) => {
+      if (isRefusal(error)) refusals.set(i, error);
+    });
     return client;
   });
   // Without an offline queue a call before the handshake fails: wait for the nodes that come up.
+  let ready = 0;
   await Promise.all(
     clients.map(
       (client) =>
         new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, settings.subscribeTimeoutMs ?? 2_000).unref();
           client.once('ready', () => {
+            ready++;
             clearTimeout(timer);
             resolve();
           });
         }),
     ),
   );
+  if (ready < Math.floor(clients.length / 2) + 1 && refusals.size > 0) {
+    for (const client of clients) client.disconnect();
+    const errors = [...refusals].map(
+      ([i, error]) => new RedlockNodeError(`${nodes[i]!.host}:${nodes[i]!.port}`, error),
+    );
+    throw new LockBackendError(
+      'redlock',
+      'connect',
+      new AggregateError(errors, errors.map((e) => e.message).join('; ')),
+    );
+  }
   try {
     return createRedlockBackend(
       { ...settings, clients: clients as unknown as RedlockClientLike[] },

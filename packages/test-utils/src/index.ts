@@ -67,5 +67,11 @@ export {
 } from './services.js';
 export { type CutMode, startTcpProxy, type TcpProxy, type TcpProxyOptions } from './tcp-proxy.js';
 export { makeTempDir } from './temp-dir.js';
+export {
+  type CertFiles,
+  makeTlsFiles,
+  requireOpenssl,
+  type TlsFiles,
+} from './tls-files.js';
 export { recordUnhandledRejections } from './unhandled.js';
 export { type WaitUntilOptions, waitUntil } from './wait.js';

@@ -26,7 +26,9 @@ export interface PrivateMariadb {
  * A MariaDB server of the test's own, on a spare port with a fresh data directory, so that it
  * can be killed and restarted without touching the machine's shared server.
  */
-export async function startPrivateMariadb(): Promise<PrivateMariadb> {
+export async function startPrivateMariadb(
+  options: { readonly args?: readonly string[] } = {},
+): Promise<PrivateMariadb> {
   const dir = await makeTempDir('dlock-mariadb-');
   const datadir = join(dir.path, 'data');
   const install = await startProcess({
@@ -65,6 +67,7 @@ export async function startPrivateMariadb(): Promise<PrivateMariadb> {
         '--innodb-buffer-pool-size=32M',
         '--innodb-log-file-size=8M',
         '--skip-log-bin',
+        ...(options.args ?? []),
       ],
       readyWhen: /ready for connections/,
       readyTimeoutMs: 30_000,

@@ -3,7 +3,12 @@ import { UsageError } from '../cli-error.js';
 import { describeHolder, holderJson } from '../describe-holder.js';
 import { EXIT } from '../exit-codes.js';
 import { type Io, out, say, toJson } from '../io.js';
-import { resolveUrl } from '../open-client.js';
+import {
+  CONNECTION_OPTIONS,
+  connectionHelp,
+  connectionUrl,
+  credentialsHelp,
+} from '../open-client.js';
 import { withClient } from './with-client.js';
 
 export const releaseHelp = `Usage: dlock release KEY --force [--url URL] [--json]
@@ -15,13 +20,16 @@ resource that checks them refuses the old holder's writes. Use it for a holder t
 never to "fix" normal contention: wait for it, or let its lease expire.
 
 Options:
-  --force      required: confirms you mean it
-  --url URL    lock backend (default: $DLOCK_URL, else the embedded SQLite file)
-  --json       print one JSON object: {"key","released","previous"}
-  -h, --help   show this help
+  --force                required: confirms you mean it
+${connectionHelp}
+  --json                 print one JSON object: {"key","released","previous"}
+  -h, --help             show this help
 
-Exit codes: 0 a lock was deleted, 1 there was no lock, 64 bad usage (or the backend cannot
-force-release), 69 backend failed.`;
+${credentialsHelp}
+
+Exit codes: the answers are 0 a lock was deleted and 1 there was no lock; failures: 64 bad
+usage (or the backend cannot force-release), 66 a credentials or certificate file cannot be
+read, 69 backend failed, 70 internal error.`;
 
 export async function releaseCommand(argv: readonly string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -29,7 +37,7 @@ export async function releaseCommand(argv: readonly string[], io: Io): Promise<n
     allowPositionals: true,
     options: {
       force: { type: 'boolean', default: false },
-      url: { type: 'string' },
+      ...CONNECTION_OPTIONS,
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -45,7 +53,7 @@ export async function releaseCommand(argv: readonly string[], io: Io): Promise<n
     );
   }
   const key = positionals[0]!;
-  return withClient(io, resolveUrl(values.url, io.env), values.json, async (client) => {
+  return withClient(io, connectionUrl(values, io.env), values.json, async (client) => {
     const previous = await client.inspect(key);
     say(
       io,

@@ -9,7 +9,14 @@ import { formatDuration, parseDuration } from '../durations.js';
 import { EXIT } from '../exit-codes.js';
 import { explainError, redact } from '../explain-error.js';
 import { type Io, say, toJson } from '../io.js';
-import { openClient, resolveUrl } from '../open-client.js';
+import {
+  CONNECTION_OPTIONS,
+  CREDENTIAL_ENV,
+  connectionHelp,
+  connectionUrl,
+  credentialsHelp,
+  openClient,
+} from '../open-client.js';
 import {
   type CommandExit,
   type CommandProcess,
@@ -33,15 +40,18 @@ the guardian itself killed, and processes that leave COMMAND's process group. Wi
 --on-lost ignore, and on Windows, COMMAND runs directly and keeps running if dlock dies.
 
 Options:
-  --url URL          lock backend (default: $DLOCK_URL, else the host-wide SQLite file below)
-                     sqlite:./locks.db | redis://host:6379 | mysql://user:pass@host/db | etcd://host:2379
-  --ttl DURATION     lease length; a crashed dlock frees the lock after this (default: 30s)
-  --wait DURATION    how long to wait for a busy lock; 0 = try once (default: forever)
-  --on-lost ACTION   if the lock is lost while COMMAND runs: term (SIGTERM, then SIGKILL
-                     after 10s, or sooner so it is gone before the lease could run out),
-                     kill (SIGKILL) or ignore (keep running; no guardian) (default: term)
-  --json             report dlock's own events as JSON lines on stderr (stdout stays COMMAND's)
-  -h, --help         show this help
+${connectionHelp}
+  --pass-url             give COMMAND DLOCK_URL, DLOCK_PASSWORD and DLOCK_PASSWORD_FILE too
+                         (by default it does not see the backend's URL and credentials)
+  --ttl DURATION         lease length; a crashed dlock frees the lock after this (default: 30s)
+  --wait DURATION        how long to wait for a busy lock; 0 = try once (default: forever)
+  --on-lost ACTION       if the lock is lost while COMMAND runs: term (SIGTERM, then SIGKILL
+                         after 10s, or sooner so it is gone before the lease could run out),
+                         kill (SIGKILL) or ignore (keep running; no guardian) (default: term)
+  --json                 report dlock's own events as JSON lines on stderr (stdout stays COMMAND's)
+  -h, --help             show this help
+
+${credentialsHelp}
 
 Durations: 500ms, 30s, 2m, 1h, or a bare number of seconds.
 
@@ -54,7 +64,8 @@ permissions you give it; everyone who shares it must be able to write it and its
 -shm files. WARNING: on Windows the default is per user (%LOCALAPPDATA%\\dlock\\locks.db), so
 two users do NOT exclude each other unless DLOCK_SQLITE_PATH names one shared file.
 
-Exit codes: COMMAND's code (128+N if it died of signal N); 64 bad usage; 69 backend failed;
+Exit codes: COMMAND's code (128+N if it died of signal N); 64 bad usage; 66 a credentials or
+certificate file cannot be read; 69 backend failed; 70 internal error;
 75 timed out waiting (the holder is printed); 79 lock lost (or not renewed in time) while
 COMMAND ran; 126/127 COMMAND could not be run / not found.
 
@@ -73,7 +84,17 @@ interface RunArgs {
   waitMs: number;
   onLost: OnLostAction;
   json: boolean;
+  /** COMMAND's environment. */
   env: NodeJS.ProcessEnv;
+  /** dlock's own environment, where a password may be. */
+  credentialEnv: NodeJS.ProcessEnv;
+}
+
+/** The environment without the backend's credentials, for COMMAND. */
+function withoutCredentials(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const copy = { ...env };
+  for (const name of CREDENTIAL_ENV) delete copy[name];
+  return copy;
 }
 
 export async function runCommand(argv: readonly string[], io: Io): Promise<number> {
@@ -89,7 +110,7 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
       '#',
       '_',
     );
-    client = await openClient(args.url, { ttlMs: args.ttlMs, clientId });
+    client = await openClient(args.url, { ttlMs: args.ttlMs, clientId }, args.credentialEnv);
   } catch (error) {
     return fail(report, error, args.url);
   }
@@ -108,7 +129,8 @@ function parseRunArgs(argv: readonly string[], io: Io): RunArgs | 'help' {
     args: [...own],
     allowPositionals: true,
     options: {
-      url: { type: 'string' },
+      ...CONNECTION_OPTIONS,
+      'pass-url': { type: 'boolean', default: false },
       ttl: { type: 'string', default: '30s' },
       wait: { type: 'string', default: 'forever' },
       'on-lost': { type: 'string', default: 'term' },
@@ -133,12 +155,13 @@ function parseRunArgs(argv: readonly string[], io: Io): RunArgs | 'help' {
   return {
     key: positionals[0]!,
     command: [...command],
-    url: resolveUrl(values.url, io.env),
+    url: connectionUrl(values, io.env),
     ttlMs,
     waitMs: parseDuration('--wait', values.wait, true),
     onLost,
     json: values.json,
-    env: io.env,
+    env: values['pass-url'] ? io.env : withoutCredentials(io.env),
+    credentialEnv: io.env,
   };
 }
 

@@ -15,7 +15,7 @@ export async function withClient(
 ): Promise<number> {
   let client: LockClient | undefined;
   try {
-    client = await openClient(url, {});
+    client = await openClient(url, {}, io.env);
     return await fn(client);
   } catch (error) {
     const explained = explainError(error, url);
