@@ -104,10 +104,11 @@ function startWorker(
   state: DemoState,
   view: DemoView,
 ): { child: ChildProcess; exit: Promise<WorkerExit> } {
-  const args = ['demo-worker', '--url', p.url, '--key', p.key, '--dir', p.dir];
+  const args = ['demo-worker', '--key', p.key, '--dir', p.dir];
   args.push('--sections', String(p.sections), '--id', String(p.w));
   const child = spawn(process.execPath, [...process.execArgv, binPath(), ...args], {
-    env: io.env,
+    // The URL may carry credentials: in the environment, not in argv where `ps` shows it.
+    env: { ...io.env, DLOCK_URL: p.url },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -26,11 +26,12 @@ export async function demoWorkerCommand(argv: readonly string[], io: Io): Promis
   });
   const w = Number(values.id);
   const sections = Number(values.sections);
-  const { dir, key, url } = values;
+  const { dir, key } = values;
+  const url = values.url ?? io.env.DLOCK_URL;
   // Internal, started only by `dlock demo`; still, a bad call says so instead of doing nothing.
   if (!url || !key || !dir || !Number.isInteger(w) || w < 0 || !Number.isInteger(sections)) {
     throw new UsageError(
-      'usage: dlock demo-worker --url URL --key KEY --dir DIR --sections N --id N',
+      'usage: dlock demo-worker [--url URL, else $DLOCK_URL] --key KEY --dir DIR --sections N --id N',
     );
   }
   const send = (message: WorkerMessage): void => {
