@@ -1,16 +1,19 @@
 import { copyFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import { connect, LockArgumentError, LockBackendError } from '@dlock/lock-core';
-import { makeTlsFiles, requireOpenssl, type TlsFiles, uniqueName } from '@dlock/test-utils';
+import {
+  makeTlsFiles,
+  type PrivateMariadb,
+  requireMariadbBinaries,
+  requireOpenssl,
+  startPrivateMariadb,
+  type TlsFiles,
+  uniqueName,
+} from '@dlock/test-utils';
 import { createConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureSchema } from '../src/index.js';
 import { MYSQL_URL, requireMysql, tempTable, testPool } from './helpers/mysql.js';
-import {
-  type PrivateMariadb,
-  requireMariadbBinaries,
-  startPrivateMariadb,
-} from './helpers/private-mariadb.js';
 
 const mysql = await requireMysql();
 const binaries = await requireMariadbBinaries();
