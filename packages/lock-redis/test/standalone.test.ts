@@ -75,6 +75,9 @@ describe.skipIf(!redis.available)('redis standalone (127.0.0.1:6379, own key pre
       await holder.tryAcquire({ key: 'prefixed', owner: 'o', ttlMs: 5_000 });
       let woken = 0;
       await watcher.watch!('prefixed', () => woken++);
+      // A refused attempt flags the key: only then does the release publish.
+      const refused = await watcher.tryAcquire({ key: 'prefixed', owner: 'w', ttlMs: 5_000 });
+      expect(refused.acquired).toBe(false);
       expect(await holder.release({ key: 'prefixed', owner: 'o' })).toBe('released');
       await waitUntil(() => woken > 0, { timeoutMs: 2_000, message: 'release event' });
       await holder.close();
