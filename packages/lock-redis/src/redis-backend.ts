@@ -137,8 +137,6 @@ export function createRedisBackend(
             request.owner,
             request.ttlMs,
             retention,
-            // Local waiters wait for the release message without asking first: have it sent.
-            subscriber.isWatching(k.channel) ? '1' : '0',
           ),
         ),
       );

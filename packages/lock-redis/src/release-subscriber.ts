@@ -80,11 +80,6 @@ export class ReleaseSubscriber {
     return handle;
   }
 
-  /** Whether anyone in this process watches `channel` now. */
-  isWatching(channel: string): boolean {
-    return this.watches.has(channel);
-  }
-
   /** Disconnects every subscriber connection. Idempotent. */
   close(): void {
     this.closed = true;

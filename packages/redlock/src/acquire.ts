@@ -47,8 +47,6 @@ export async function acquireOnQuorum(q: Quorum, request: AcquireRequest): Promi
         request.owner,
         request.ttlMs,
         q.fencingRetentionMs,
-        // Local waiters wait for this node's release message without asking: have it sent.
-        node.watching(keys.channel) ? '1' : '0',
       ),
     decodeAcquireReply,
     q.nodeTimeoutMs,

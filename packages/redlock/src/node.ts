@@ -22,8 +22,6 @@ export interface RedlockNode {
   readonly runner: CommandRunner;
   /** Release channel subscriptions on this node, opened on the first watch. */
   subscriber(): ReleaseSubscriber;
-  /** Whether anyone in this process watches `channel` on this node now. */
-  watching(channel: string): boolean;
   /** Why the node may not vote for a grant now (`restartQuarantineMs`), or `undefined`. */
   refusal(): Error | undefined;
   /** Closes the subscriber connection if one was opened. */
@@ -52,7 +50,6 @@ export function createNode(
       subscriber ??= new ReleaseSubscriber(client, subscribeTimeoutMs, 'classic');
       return subscriber;
     },
-    watching: (channel) => subscriber?.isWatching(channel) ?? false,
     refusal: () => guard?.refusal(),
     close() {
       subscriber?.close();

@@ -2,8 +2,7 @@
  * Acquire or re-enter, atomically.
  *
  * KEYS[1] lock, KEYS[2] fencing counter, KEYS[3] waiter flag (all in one hash slot).
- * ARGV[1] owner, ARGV[2] ttl in ms, ARGV[3] fencing-counter retention in ms (0: keep forever),
- * ARGV[4] '1' when this client has local waiters watching the key (see below), else '0'.
+ * ARGV[1] owner, ARGV[2] ttl in ms, ARGV[3] fencing-counter retention in ms (0: keep forever).
  *
  * Returns {1, token, ttl} for a fresh grant, {2, token, ttl} for a re-entry and {0, pttl} when
  * another owner holds the key. Tokens travel as decimal strings.
@@ -16,11 +15,12 @@
  * (WRONGTYPE), which `redis.pcall` returns as a table instead of raising.
  *
  * The waiter flag says "someone may be waiting for a release message": every refused acquire
- * sets it, and so does a fresh grant made while this client still watches the key (its other
- * local waiters wait for the message without asking first). The release script publishes only
- * when it finds the flag (and deletes it), so an uncontended release never publishes. The flag
- * lives at least as long as the lock it was set against (expiry `pttl`; renewals and re-entries
- * push it along), so a waiter whose last attempt was refused hears the next release.
+ * sets it. The release script publishes only when it finds the flag (and deletes it), so an
+ * uncontended release never publishes. The flag lives at least as long as the lock it was set
+ * against (expiry `pttl`; renewals and re-entries push it along), so a waiter whose last attempt
+ * was refused hears the next release. Waiters in the holder's own client need no message: the
+ * core wakes them itself when it sends the release (`orderedRequests`), and a waiter elsewhere
+ * always asks once its watch is live, so it is refused (and flags the key) before it waits.
  *
  * A fresh token is max(counter + 1, server time in µs since the epoch), stored back as the
  * counter. The time floor is what keeps tokens from going back when the counter is lost (its
@@ -32,8 +32,11 @@
  * on explicitly (before the first write) for 3.2 and 4 (Redis 7 keeps `replicate_commands` as a
  * no-op).
  *
- * Lua numbers are doubles: exact below 2^53 (µs since the epoch stay below that until the year
- * 2255), and formatted with %.0f because tostring would print 1.8e+15.
+ * The time floor is spelled out from TIME's two strings (seconds, then the microseconds padded to
+ * six digits) rather than formatted from a number: `string.format` costs more than the rest of
+ * the arithmetic. Lua numbers are doubles: exact below 2^53 (µs since the epoch stay below that
+ * until the year 2255), compared as numbers, and a counter + 1 is formatted with %.0f because
+ * tostring would print 1.8e+15.
  *
  * The holder's token is simply the counter's current value: only a fresh grant writes it, and no
  * other grant can happen while the lock exists, so re-entry reads it back instead of storing a
@@ -45,16 +48,14 @@ local owner, ttl, retention = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 if redis.replicate_commands then redis.replicate_commands() end
 if redis.call('SET', lock, owner, 'NX', 'PX', ttl) then
   local now = redis.call('TIME')
-  local floor = tonumber(now[1]) * 1000000 + tonumber(now[2])
-  local token = (tonumber(redis.call('GET', fence)) or 0) + 1
-  if floor > token then token = floor end
-  token = string.format('%.0f', token)
+  local last = tonumber(redis.call('GET', fence)) or 0
+  local token = now[1] .. string.sub(1000000 + now[2], 2)
+  if last >= tonumber(token) then token = string.format('%.0f', last + 1) end
   if retention > 0 then
     redis.call('SET', fence, token, 'PX', ttl + retention)
   else
     redis.call('SET', fence, token)
   end
-  if ARGV[4] == '1' then redis.call('SET', wait, '1', 'PX', ttl) end
   return {1, token, ttl}
 end
 local held = redis.pcall('GET', lock)
