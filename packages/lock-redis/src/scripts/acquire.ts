@@ -32,6 +32,9 @@
  * on explicitly (before the first write) for 3.2 and 4 (Redis 7 keeps `replicate_commands` as a
  * no-op).
  *
+ * On Redis 7+ (`redis.REDIS_VERSION_NUM`, which also has `SET ... GET`) the floor is written
+ * first and the old counter read back in the same command; only when the counter was at or above
+ * the floor (the same microsecond, or the clock stepped back) is it written a second time.
  * The time floor is spelled out from TIME's two strings (seconds, then the microseconds padded to
  * six digits) rather than formatted from a number: `string.format` costs more than the rest of
  * the arithmetic. Lua numbers are doubles: exact below 2^53 (µs since the epoch stay below that
@@ -48,13 +51,21 @@ local owner, ttl, retention = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 if redis.replicate_commands then redis.replicate_commands() end
 if redis.call('SET', lock, owner, 'NX', 'PX', ttl) then
   local now = redis.call('TIME')
-  local last = tonumber(redis.call('GET', fence)) or 0
   local token = now[1] .. string.sub(1000000 + now[2], 2)
-  if last >= tonumber(token) then token = string.format('%.0f', last + 1) end
-  if retention > 0 then
-    redis.call('SET', fence, token, 'PX', ttl + retention)
+  local keep = retention > 0 and {'PX', ttl + retention} or {}
+  local last
+  if redis.REDIS_VERSION_NUM then
+    -- Redis 7+: write the floor and read the old counter in one SET ... GET.
+    last = redis.call('SET', fence, token, 'GET', unpack(keep))
   else
-    redis.call('SET', fence, token)
+    last = redis.call('GET', fence)
+  end
+  last = tonumber(last) or 0
+  if last >= tonumber(token) then
+    token = string.format('%.0f', last + 1)
+    redis.call('SET', fence, token, unpack(keep))
+  elseif not redis.REDIS_VERSION_NUM then
+    redis.call('SET', fence, token, unpack(keep))
   end
   return {1, token, ttl}
 end
