@@ -172,7 +172,14 @@ export function createRedisBackend(
     async forceRelease(key: string): Promise<boolean> {
       const k = lockKeys(prefix, key);
       const reply = await runner.run('forceRelease', key, () =>
-        scripts[COMMANDS.forceRelease](k.lock, k.fence, k.wait, retention, k.channel, publishSharded),
+        scripts[COMMANDS.forceRelease](
+          k.lock,
+          k.fence,
+          k.wait,
+          retention,
+          k.channel,
+          publishSharded,
+        ),
       );
       return Number(reply) === 1;
     },
