@@ -57,15 +57,7 @@ export function createRedisBackend(
     const k = lockKeys(prefix, key);
     return runner
       .run(operation, key, () =>
-        scripts[COMMANDS.release](
-          k.lock,
-          k.fence,
-          k.wait,
-          owner,
-          retention,
-          k.channel,
-          publishSharded,
-        ),
+        scripts[COMMANDS.release](k.lock, k.fence, k.wait, owner, k.channel, publishSharded),
       )
       .then(decodeReleaseReply);
   }

@@ -47,13 +47,5 @@ export async function releaseOnQuorum(q: Quorum, request: OwnerRef): Promise<Rel
 /** One node's call of lock-redis's owner-checked release script (classic PUBLISH: `'0'`). */
 export function releaseCall(q: Quorum, keys: LockKeys, owner: string) {
   return (node: RedlockNode) =>
-    node.scripts[COMMANDS.release]!(
-      keys.lock,
-      keys.fence,
-      keys.wait,
-      owner,
-      q.fencingRetentionMs,
-      keys.channel,
-      '0',
-    );
+    node.scripts[COMMANDS.release]!(keys.lock, keys.fence, keys.wait, owner, keys.channel, '0');
 }
