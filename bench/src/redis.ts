@@ -225,7 +225,7 @@ export async function redisBench(): Promise<Result[]> {
       }),
       notes: [
         'Counts every command the server processed, including the calls made inside Lua scripts',
-        '(an uncontended dlock acquire is EVALSHA + SET, TIME, GET, SET), so it is the server work per',
+        '(an uncontended dlock acquire is EVALSHA + SET, TIME, SET GET), so it is the server work per',
         'section; it assumes no other traffic on the server during the run.',
       ],
     };

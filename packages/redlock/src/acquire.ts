@@ -199,7 +199,7 @@ async function undo(
     targets,
     'acquire',
     request.key,
-    releaseCall(q, keys, request.owner),
+    releaseCall(keys, request.owner),
     decodeReleaseReply,
     q.nodeTimeoutMs,
   );
