@@ -120,5 +120,6 @@ export function print(result: Result): void {
       `| ${row.name} | ${format(row.median)} | ${format(row.min)} | ${format(row.max)} | ${row.ratio.toFixed(2)}x |`,
     );
   }
-  for (const note of result.notes) console.log(`\n${note}`);
+  // One paragraph: the notes are the lines of one text, not separate paragraphs.
+  if (result.notes.length > 0) console.log(`\n${result.notes.join('\n')}`);
 }

@@ -6,6 +6,7 @@
  *   pnpm bench                        # everything
  *   pnpm bench -- lock-core           # one suite
  *   pnpm bench -- redis --save        # one suite, stored for publishing
+ *   pnpm -s bench -- redis --json     # stdout is only the results as JSON (tables go nowhere)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { format } from 'node:util';
@@ -33,7 +34,8 @@ const suites: Record<string, () => Promise<Result[]>> = {
 
 const args = process.argv.slice(2).filter((a) => a !== '--');
 const save = args.includes('--save');
-const wanted = args.filter((a) => a !== '--save');
+const json = args.includes('--json');
+const wanted = args.filter((a) => a !== '--save' && a !== '--json');
 const names = wanted.length > 0 ? wanted : Object.keys(suites);
 const unknown = names.filter((n) => !suites[n]);
 if (unknown.length > 0) {
@@ -43,6 +45,10 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 if (!globalThis.gc) console.warn('Run with node --expose-gc for stable memory numbers.');
+// With --json, stdout carries the JSON alone: everything else the suites print goes to stderr
+// when stored runs need it (so it still shows), and is dropped otherwise.
+const stdoutLog = console.log;
+if (json) console.log = save ? console.error : () => {};
 
 const all: Record<string, Result[]> = {};
 const saved: string[] = [];
@@ -72,9 +78,12 @@ for (const name of names) {
 const dir = new URL('../results/', import.meta.url);
 mkdirSync(dir, { recursive: true });
 const file = new URL(`bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, dir);
-writeFileSync(
-  file,
-  JSON.stringify({ node: process.version, date: new Date().toISOString(), results: all }, null, 2),
+const report = JSON.stringify(
+  { node: process.version, date: new Date().toISOString(), results: all },
+  null,
+  2,
 );
+writeFileSync(file, report);
 console.log(`\nSaved ${file.pathname}`);
 for (const path of saved) console.log(`Stored run: ${path}`);
+if (json) stdoutLog(report);

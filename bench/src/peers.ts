@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { median, type Result } from './harness.js';
 
 /** A lock implementation under comparison: take `key` (waiting while busy), get its release. */
 export interface Peer {
@@ -33,4 +34,64 @@ export async function handOff(
     }),
   );
   return sections / ((performance.now() - started) / 1000);
+}
+
+/** Anything that answers `INFO` (an ioredis client). */
+export interface InfoSource {
+  info(section: string): Promise<string>;
+}
+
+/** Server-side cost counters so far, summed over `servers`, in µs. */
+export interface ServerCost {
+  /**
+   * Time spent in scripts (`INFO commandstats`, EVALSHA/EVAL: a script's inner calls included).
+   * Inner calls are also listed under their own names, so summing every command would count
+   * them twice; a peer's plain commands (the floor's `SET`) are not in this figure.
+   */
+  readonly scripts: number;
+  /** The server process's CPU time (`INFO cpu`, user + sys): parsing, I/O and scripts. */
+  readonly cpu: number;
+}
+
+export async function serverCost(servers: readonly InfoSource[]): Promise<ServerCost> {
+  let scripts = 0;
+  let cpu = 0;
+  for (const server of servers) {
+    const info = await server.info('all');
+    for (const match of info.matchAll(
+      /^cmdstat_(evalsha|eval|evalsha_ro|eval_ro):.*?usec=(\d+)/gm,
+    )) {
+      scripts += Number(match[2]);
+    }
+    for (const match of info.matchAll(/^used_cpu_(?:sys|user):([\d.]+)/gm)) {
+      cpu += Number(match[1]) * 1e6;
+    }
+  }
+  return { scripts, cpu };
+}
+
+/** A table row per contender from per-round samples (lower is better, ratio to `baseline`). */
+export function sampleTable(
+  title: string,
+  unit: string,
+  baseline: string,
+  samples: ReadonlyMap<string, readonly number[]>,
+  notes: readonly string[],
+): Result {
+  const base = median(samples.get(baseline) ?? []);
+  return {
+    title,
+    unit,
+    baseline,
+    higherIsBetter: false,
+    rows: [...samples].map(([name, values]) => ({
+      name,
+      median: median(values),
+      min: Math.min(...values),
+      max: Math.max(...values),
+      ratio: median(values) / base,
+      samples: values,
+    })),
+    notes,
+  };
 }

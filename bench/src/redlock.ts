@@ -14,8 +14,8 @@ import { type RedlockClientLike, redlockBackend } from '@dlock/redlock';
 import { startRedisServer, type TestRedisServer } from '@dlock/test-utils';
 import { Redis } from 'ioredis';
 import Redlock from 'redlock';
-import { type Contender, compare, opsPerSecond, type Result } from './harness.js';
-import { handOff, type Peer } from './peers.js';
+import { type Contender, compare, opsPerSecond, print, type Result } from './harness.js';
+import { handOff, type Peer, sampleTable, serverCost } from './peers.js';
 
 const NODES = 5;
 const OPS = 2_000;
@@ -118,6 +118,8 @@ export async function redlockBench(): Promise<Result[]> {
     },
   ];
   const baseline = all[1]!.name;
+  const micros = new Map<string, number[]>();
+  const cpu = new Map<string, number[]>();
   const results: Result[] = [];
   try {
     results.push(
@@ -138,15 +140,40 @@ export async function redlockBench(): Promise<Result[]> {
         ].map(
           (peer): Contender => ({
             name: peer.name,
-            round: () =>
-              opsPerSecond(OPS, async () => {
+            async round() {
+              const before = await serverCost(clients);
+              const rate = await opsPerSecond(OPS, async () => {
                 const release = await peer.lock('uncontended');
                 await release();
-              }),
+              });
+              const after = await serverCost(clients);
+              const push = (map: Map<string, number[]>, value: number) =>
+                (map.get(peer.name) ?? map.set(peer.name, []).get(peer.name)!).push(value / OPS);
+              push(micros, after.scripts - before.scripts);
+              push(cpu, after.cpu - before.cpu);
+              return rate;
+            },
           }),
         ),
       }),
     );
+    const microResult = sampleTable(
+      `redlock: script time per uncontended acquire + release, summed over the ${urls.length} nodes (INFO commandstats)`,
+      'script µs/pair',
+      baseline,
+      micros,
+      ['usec of EVALSHA/EVAL per pair over all nodes (inner calls included).'],
+    );
+    const cpuResult = sampleTable(
+      `redlock: server CPU per uncontended acquire + release, summed over the ${urls.length} nodes (INFO cpu)`,
+      'server CPU µs/pair',
+      baseline,
+      cpu,
+      ["The server processes' CPU time per pair (user + sys): parsing, socket I/O and scripts."],
+    );
+    print(microResult);
+    print(cpuResult);
+    results.push(microResult, cpuResult);
     results.push(
       await compare({
         title: `redlock: ${WAITERS} waiters in one process share ${SECTIONS} sections of ~1 ms on one key`,

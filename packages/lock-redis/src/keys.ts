@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 
-/** The Redis names that make up one lock. All three share one hash slot. */
+/** The Redis names that make up one lock. All four share one hash slot. */
 export interface LockKeys {
-  /** Hash {owner -> hold count}, expiring with the lease. */
+  /** The owner (a string) or a hash {owner -> hold count} once re-entered; expires with the lease. */
   readonly lock: string;
   /** Fencing counter: the last token issued (see the acquire script); outlives the lock. */
   readonly fence: string;
   /** Pub/sub channel announcing that the lock was released. */
   readonly channel: string;
+  /** Waiter flag: set while someone may wait for a release message (see the acquire script). */
+  readonly wait: string;
 }
 
 /**
@@ -39,7 +41,7 @@ export function lockKeys(prefix: string, key: string): LockKeys {
 
 /**
  * Names are a pure function of prefix and key, and hot keys repeat on every acquire, release and
- * renewal: caching them saves a SHA-1 and three string builds per call.
+ * renewal: caching them saves a SHA-1 and four string builds per call.
  */
 const cache = new Map<string, Map<string, LockKeys>>();
 const CACHE_LIMIT = 4096;
@@ -51,5 +53,6 @@ function deriveKeys(prefix: string, key: string): LockKeys {
     lock: `${base}:lock:${key}`,
     fence: `${base}:fence:${key}`,
     channel: `${base}:rel:${key}`,
+    wait: `${base}:wait:${key}`,
   };
 }

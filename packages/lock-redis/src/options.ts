@@ -6,7 +6,7 @@ export interface RedisBackendOptions {
   /**
    * Your ioredis `Redis` (standalone or Sentinel) or `Cluster`. The backend only borrows it: it
    * never closes it and never changes its options. It registers its five script commands on
-   * it (`dlock*V1`, `dlockAcquireV2`, via `defineCommand`).
+   * it (`dlockAcquireV3`, `dlock*V2`, via `defineCommand`).
    */
   client: RedisClientLike;
   /**

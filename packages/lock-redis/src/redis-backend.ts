@@ -57,7 +57,7 @@ export function createRedisBackend(
     const k = lockKeys(prefix, key);
     return runner
       .run(operation, key, () =>
-        scripts[COMMANDS.release](k.lock, k.fence, owner, retention, k.channel, publishSharded),
+        scripts[COMMANDS.release](k.lock, k.fence, k.wait, owner, k.channel, publishSharded),
       )
       .then(decodeReleaseReply);
   }
@@ -91,7 +91,7 @@ export function createRedisBackend(
   async function extend(request: AcquireRequest): Promise<boolean> {
     const k = lockKeys(prefix, request.key);
     const reply = await runner.run('extend', request.key, () =>
-      scripts[COMMANDS.extend](k.lock, k.fence, request.owner, request.ttlMs, retention),
+      scripts[COMMANDS.extend](k.lock, k.fence, k.wait, request.owner, request.ttlMs, retention),
     );
     return Number(reply) === 1;
   }
@@ -102,7 +102,7 @@ export function createRedisBackend(
         Record<string, (...args: unknown[]) => unknown>;
       for (const { key, owner, ttlMs } of requests) {
         const k = lockKeys(prefix, key);
-        pipeline[COMMANDS.extend]!(k.lock, k.fence, owner, ttlMs, retention);
+        pipeline[COMMANDS.extend]!(k.lock, k.fence, k.wait, owner, ttlMs, retention);
       }
       const replies = (await pipeline.exec()) ?? [];
       return requests.map((_, i) => {
@@ -122,7 +122,14 @@ export function createRedisBackend(
       const k = lockKeys(prefix, request.key);
       const result = decodeAcquireReply(
         await runner.run('acquire', request.key, () =>
-          scripts[COMMANDS.acquire](k.lock, k.fence, request.owner, request.ttlMs, retention),
+          scripts[COMMANDS.acquire](
+            k.lock,
+            k.fence,
+            k.wait,
+            request.owner,
+            request.ttlMs,
+            retention,
+          ),
         ),
       );
       // Only a fresh grant needs its copies counted: a re-entry's grant was checked when made.
@@ -157,7 +164,14 @@ export function createRedisBackend(
     async forceRelease(key: string): Promise<boolean> {
       const k = lockKeys(prefix, key);
       const reply = await runner.run('forceRelease', key, () =>
-        scripts[COMMANDS.forceRelease](k.lock, k.fence, retention, k.channel, publishSharded),
+        scripts[COMMANDS.forceRelease](
+          k.lock,
+          k.fence,
+          k.wait,
+          retention,
+          k.channel,
+          publishSharded,
+        ),
       );
       return Number(reply) === 1;
     },

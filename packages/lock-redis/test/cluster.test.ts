@@ -132,6 +132,8 @@ describe.skipIf(!binaries.available)('redis cluster (3 masters started by the te
       await holder.tryAcquire({ key, owner: 'o', ttlMs: 5_000 });
       let woken = 0;
       await watcher.watch!(key, () => woken++);
+      // A refused attempt flags the key: only then does the release publish.
+      expect((await watcher.tryAcquire({ key, owner: 'w', ttlMs: 5_000 })).acquired).toBe(false);
       expect(await holder.release({ key, owner: 'o' })).toBe('released');
       await waitUntil(() => woken > 0, { timeoutMs: 2_000, message: 'release event' });
       await holder.close();

@@ -43,6 +43,7 @@ export async function acquireOnQuorum(q: Quorum, request: AcquireRequest): Promi
       node.scripts[COMMANDS.acquire]!(
         keys.lock,
         keys.fence,
+        keys.wait,
         request.owner,
         request.ttlMs,
         q.fencingRetentionMs,
@@ -198,7 +199,7 @@ async function undo(
     targets,
     'acquire',
     request.key,
-    releaseCall(q, keys, request.owner),
+    releaseCall(keys, request.owner),
     decodeReleaseReply,
     q.nodeTimeoutMs,
   );

@@ -32,7 +32,14 @@ export async function extendManyOnQuorum(
       const pipeline = node.client.pipeline() as unknown as ExtendPipeline;
       for (const { key, owner, ttlMs } of requests) {
         const keys = lockKeys(q.prefix, key);
-        pipeline[COMMANDS.extend]!(keys.lock, keys.fence, owner, ttlMs, q.fencingRetentionMs);
+        pipeline[COMMANDS.extend]!(
+          keys.lock,
+          keys.fence,
+          keys.wait,
+          owner,
+          ttlMs,
+          q.fencingRetentionMs,
+        );
       }
       return pipeline.exec();
     },

@@ -24,6 +24,7 @@ export async function extendOnQuorum(q: Quorum, request: AcquireRequest): Promis
       node.scripts[COMMANDS.extend]!(
         keys.lock,
         keys.fence,
+        keys.wait,
         request.owner,
         request.ttlMs,
         q.fencingRetentionMs,

@@ -18,6 +18,7 @@ export async function forceReleaseOnQuorum(q: Quorum, key: string): Promise<bool
       node.scripts[COMMANDS.forceRelease]!(
         keys.lock,
         keys.fence,
+        keys.wait,
         q.fencingRetentionMs,
         keys.channel,
         '0',

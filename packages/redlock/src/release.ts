@@ -22,7 +22,7 @@ export async function releaseOnQuorum(q: Quorum, request: OwnerRef): Promise<Rel
     q.nodes,
     'release',
     request.key,
-    releaseCall(q, keys, request.owner),
+    releaseCall(keys, request.owner),
     decodeReleaseReply,
     q.nodeTimeoutMs,
   );
@@ -44,15 +44,8 @@ export async function releaseOnQuorum(q: Quorum, request: OwnerRef): Promise<Rel
   );
 }
 
-/** One node's call of lock-redis's owner-checked release script (no pub/sub: `'0'`). */
-export function releaseCall(q: Quorum, keys: LockKeys, owner: string) {
+/** One node's call of lock-redis's owner-checked release script (classic PUBLISH: `'0'`). */
+export function releaseCall(keys: LockKeys, owner: string) {
   return (node: RedlockNode) =>
-    node.scripts[COMMANDS.release]!(
-      keys.lock,
-      keys.fence,
-      owner,
-      q.fencingRetentionMs,
-      keys.channel,
-      '0',
-    );
+    node.scripts[COMMANDS.release]!(keys.lock, keys.fence, keys.wait, owner, keys.channel, '0');
 }

@@ -191,6 +191,9 @@ describe.skipIf(!binaries.available)('redlock SPI semantics over 5 nodes', () =>
     await holder.tryAcquire({ key: 'watched', owner: 'o', ttlMs: 5_000 });
     let woken = 0;
     const handle = await watcher.watch!('watched', () => woken++);
+    // A refused attempt flags the key on the nodes: only then does a release publish.
+    const refused = await watcher.tryAcquire({ key: 'watched', owner: 'w', ttlMs: 5_000 });
+    expect(refused.acquired).toBe(false);
     await holder.release({ key: 'watched', owner: 'o' });
     await waitUntil(() => woken > 0, { timeoutMs: 2_000, message: 'release event' });
     // Every node published it; the copies from the other four nodes are coalesced.
@@ -198,6 +201,9 @@ describe.skipIf(!binaries.available)('redlock SPI semantics over 5 nodes', () =>
     expect(woken).toBe(1);
     // A second release is a new event.
     await holder.tryAcquire({ key: 'watched', owner: 'o', ttlMs: 5_000 });
+    expect((await watcher.tryAcquire({ key: 'watched', owner: 'w', ttlMs: 5_000 })).acquired).toBe(
+      false,
+    );
     await holder.release({ key: 'watched', owner: 'o' });
     await waitUntil(() => woken > 1, { timeoutMs: 2_000, message: 'second release event' });
     await handle.close();

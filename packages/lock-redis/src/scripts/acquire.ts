@@ -1,11 +1,26 @@
 /**
  * Acquire or re-enter, atomically.
  *
- * KEYS[1] lock hash {owner -> hold count}, KEYS[2] fencing counter (same hash slot).
+ * KEYS[1] lock, KEYS[2] fencing counter, KEYS[3] waiter flag (all in one hash slot).
  * ARGV[1] owner, ARGV[2] ttl in ms, ARGV[3] fencing-counter retention in ms (0: keep forever).
  *
  * Returns {1, token, ttl} for a fresh grant, {2, token, ttl} for a re-entry and {0, pttl} when
  * another owner holds the key. Tokens travel as decimal strings.
+ *
+ * The lock has two shapes. A first hold, by far the common case, is a plain string whose value is
+ * the owner, written by one `SET NX PX`. A re-entry turns it into a hash {owner -> hold count}
+ * with the same expiry, and it stays a hash until released (a hash with count 1 is a valid hold
+ * too; older versions of this package always wrote the hash, so it is also what they leave
+ * behind). Telling the shapes apart costs nothing on the common path: `GET` on a hash fails
+ * (WRONGTYPE), which `redis.pcall` returns as a table instead of raising.
+ *
+ * The waiter flag says "someone may be waiting for a release message": every refused acquire
+ * sets it. The release script publishes only when it finds the flag (and deletes it), so an
+ * uncontended release never publishes. The flag lives at least as long as the lock it was set
+ * against (expiry `pttl`; renewals and re-entries push it along), so a waiter whose last attempt
+ * was refused hears the next release. Waiters in the holder's own client need no message: the
+ * core wakes them itself when it sends the release (`orderedRequests`), and a waiter elsewhere
+ * always asks once its watch is live, so it is refused (and flags the key) before it waits.
  *
  * A fresh token is max(counter + 1, server time in µs since the epoch), stored back as the
  * counter. The time floor is what keeps tokens from going back when the counter is lost (its
@@ -14,43 +29,72 @@
  * clock did not step back by more than the time since that token was issued. The counter + 1
  * keeps tokens strictly increasing within one microsecond and across a clock step back.
  * `TIME` in a script that writes needs effects replication: the default since Redis 5, switched
- * on explicitly for 3.2 and 4 (Redis 7 keeps `replicate_commands` as a no-op).
+ * on explicitly (before the first write) for 3.2 and 4 (Redis 7 keeps `replicate_commands` as a
+ * no-op).
  *
- * Lua numbers are doubles: exact below 2^53 (µs since the epoch stay below that until the year
- * 2255), and formatted with %.0f because tostring would print 1.8e+15.
+ * On Redis 7+ (`redis.REDIS_VERSION_NUM`, which also has `SET ... GET`) the floor is written
+ * first and the old counter read back in the same command; only when the counter was at or above
+ * the floor (the same microsecond, or the clock stepped back) is it written a second time.
+ * The time floor is spelled out from TIME's two strings (seconds, then the microseconds padded to
+ * six digits) rather than formatted from a number: `string.format` costs more than the rest of
+ * the arithmetic. Lua numbers are doubles: exact below 2^53 (µs since the epoch stay below that
+ * until the year 2255), compared as numbers, and a counter + 1 is formatted with %.0f because
+ * tostring would print 1.8e+15.
  *
  * The holder's token is simply the counter's current value: only a fresh grant writes it, and no
  * other grant can happen while the lock exists, so re-entry reads it back instead of storing a
- * copy in the hash (which would need a field name no owner string can collide with).
+ * copy with the hold.
  */
 export const ACQUIRE_LUA = `
-local lock, fence = KEYS[1], KEYS[2]
+local lock, fence, wait = KEYS[1], KEYS[2], KEYS[3]
 local owner, ttl, retention = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-if redis.call('EXISTS', lock) == 0 then
-  if redis.replicate_commands then redis.replicate_commands() end
+if redis.replicate_commands then redis.replicate_commands() end
+if redis.call('SET', lock, owner, 'NX', 'PX', ttl) then
   local now = redis.call('TIME')
-  local floor = tonumber(now[1]) * 1000000 + tonumber(now[2])
-  local token = (tonumber(redis.call('GET', fence)) or 0) + 1
-  if floor > token then token = floor end
-  token = string.format('%.0f', token)
-  redis.call('HSET', lock, owner, 1)
-  redis.call('PEXPIRE', lock, ttl)
-  if retention > 0 then
-    redis.call('SET', fence, token, 'PX', ttl + retention)
+  local token = now[1] .. string.sub(1000000 + now[2], 2)
+  local keep = retention > 0 and {'PX', ttl + retention} or {}
+  local last
+  if redis.REDIS_VERSION_NUM then
+    -- Redis 7+: write the floor and read the old counter in one SET ... GET.
+    last = redis.call('SET', fence, token, 'GET', unpack(keep))
   else
-    redis.call('SET', fence, token)
+    last = redis.call('GET', fence)
+  end
+  last = tonumber(last) or 0
+  if last >= tonumber(token) then
+    token = string.format('%.0f', last + 1)
+    redis.call('SET', fence, token, unpack(keep))
+  elseif not redis.REDIS_VERSION_NUM then
+    redis.call('SET', fence, token, unpack(keep))
   end
   return {1, token, ttl}
 end
-if redis.call('HEXISTS', lock, owner) == 1 then
+local held = redis.pcall('GET', lock)
+local mine = held == owner
+if mine then
+  local pttl = redis.call('PTTL', lock)
+  redis.call('DEL', lock)
+  redis.call('HSET', lock, owner, 1)
+  if pttl > 0 then redis.call('PEXPIRE', lock, pttl) end
+elseif type(held) == 'table' then
+  mine = redis.call('HEXISTS', lock, owner) == 1
+end
+if mine then
   redis.call('HINCRBY', lock, owner, 1)
   local pttl = redis.call('PTTL', lock)
   if pttl < ttl then
     redis.call('PEXPIRE', lock, ttl)
+    redis.call('PEXPIRE', wait, ttl)
     pttl = ttl
   end
   if retention > 0 then redis.call('PEXPIRE', fence, pttl + retention) end
   return {2, redis.call('GET', fence) or '0', pttl}
 end
-return {0, redis.call('PTTL', lock)}
+local pttl = redis.call('PTTL', lock)
+if pttl > 0 then
+  redis.call('SET', wait, '1', 'PX', pttl)
+else
+  redis.call('SET', wait, '1')
+end
+return {0, pttl}
 `;

@@ -10,13 +10,15 @@ import { RELEASE_LUA } from './release.js';
  * EVALSHA and falls back to EVAL on NOSCRIPT (after a restart or failover flushed the script
  * cache), also inside pipelines. The names are versioned so that two copies of this package with
  * different scripts sharing one client never overwrite each other's definitions.
+ *
+ * Key order: lock, fencing counter, waiter flag (inspect takes only the first two).
  */
 export const COMMANDS = {
-  acquire: 'dlockAcquireV2',
-  release: 'dlockReleaseV1',
-  extend: 'dlockExtendV1',
-  inspect: 'dlockInspectV1',
-  forceRelease: 'dlockForceReleaseV1',
+  acquire: 'dlockAcquireV3',
+  release: 'dlockReleaseV2',
+  extend: 'dlockExtendV2',
+  inspect: 'dlockInspectV2',
+  forceRelease: 'dlockForceReleaseV2',
 } as const;
 
 type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;
@@ -26,14 +28,14 @@ export type ScriptCommands = Record<(typeof COMMANDS)[keyof typeof COMMANDS], Sc
 
 const defined = new WeakSet<object>();
 
-/** Registers the scripts on `client` once. Every script takes exactly two KEYS. */
+/** Registers the scripts on `client` once. */
 export function defineScripts(client: RedisClientLike): ScriptCommands {
   if (!defined.has(client)) {
-    client.defineCommand(COMMANDS.acquire, { numberOfKeys: 2, lua: ACQUIRE_LUA });
-    client.defineCommand(COMMANDS.release, { numberOfKeys: 2, lua: RELEASE_LUA });
-    client.defineCommand(COMMANDS.extend, { numberOfKeys: 2, lua: EXTEND_LUA });
+    client.defineCommand(COMMANDS.acquire, { numberOfKeys: 3, lua: ACQUIRE_LUA });
+    client.defineCommand(COMMANDS.release, { numberOfKeys: 3, lua: RELEASE_LUA });
+    client.defineCommand(COMMANDS.extend, { numberOfKeys: 3, lua: EXTEND_LUA });
     client.defineCommand(COMMANDS.inspect, { numberOfKeys: 2, lua: INSPECT_LUA });
-    client.defineCommand(COMMANDS.forceRelease, { numberOfKeys: 2, lua: FORCE_RELEASE_LUA });
+    client.defineCommand(COMMANDS.forceRelease, { numberOfKeys: 3, lua: FORCE_RELEASE_LUA });
     defined.add(client);
   }
   return client as unknown as ScriptCommands;

@@ -151,24 +151,47 @@ export function describeBackendSpi(name: string, context: () => SpiSuiteContext)
       for (const key of keys.slice(0, 15)) await b.release({ key, owner: a });
     });
 
-    it('watch fires when another instance releases, until the handle is closed', async () => {
+    it('watch fires for a release someone was refused by, never for an uncontended one, until closed', async () => {
       const watcher = backend();
       const holder = backend();
       const key = freshKey('watch');
       const a = owner();
+      const w = owner();
       await holder.tryAcquire({ key, owner: a, ttlMs: 10_000 });
       let calls = 0;
       const handle = await watcher.watch!(key, () => {
         calls++;
       });
+      // Refused while held: the waiter flag makes the release publish.
+      expect((await watcher.tryAcquire({ key, owner: w, ttlMs: 10_000 })).acquired).toBe(false);
       expect(await holder.release({ key, owner: a })).toBe('released');
       await waitUntil(() => calls === 1, { timeoutMs: 2_000, message: 'release event' });
+      // Uncontended (the holder's own client watches nothing): no message. A marker key's event,
+      // published later on the same connection and heard on the same subscriber, arrives after
+      // any message for this release would have (on a Cluster, when the marker shares a node).
+      await holder.tryAcquire({ key, owner: a, ttlMs: 10_000 });
+      expect(await holder.release({ key, owner: a })).toBe('released');
+      const marker = freshKey('watch-marker');
+      let marked = 0;
+      const markerHandle = await watcher.watch!(marker, () => marked++);
+      await holder.tryAcquire({ key: marker, owner: a, ttlMs: 10_000 });
+      await watcher.tryAcquire({ key: marker, owner: w, ttlMs: 10_000 });
+      await holder.release({ key: marker, owner: a });
+      await waitUntil(() => marked === 1, { timeoutMs: 2_000, message: 'marker event' });
+      expect(calls).toBe(1);
+      await markerHandle.close();
+      // Refused again: the next release is announced again.
+      await holder.tryAcquire({ key, owner: a, ttlMs: 10_000 });
+      expect((await watcher.tryAcquire({ key, owner: w, ttlMs: 10_000 })).acquired).toBe(false);
+      expect(await holder.release({ key, owner: a })).toBe('released');
+      await waitUntil(() => calls === 2, { timeoutMs: 2_000, message: 'second release event' });
       await handle.close();
       await handle.close(); // idempotent
       await holder.tryAcquire({ key, owner: a, ttlMs: 10_000 });
+      expect((await watcher.tryAcquire({ key, owner: w, ttlMs: 10_000 })).acquired).toBe(false);
       await holder.release({ key, owner: a });
       await sleep(50);
-      expect(calls).toBe(1);
+      expect(calls).toBe(2);
     });
 
     it('forceRelease deletes any holder, wakes watchers, and keeps fencing monotonic', async () => {
