@@ -195,6 +195,11 @@ export interface LockBackend {
    * event; a new watch on a key may start before the previous one's `close()` has finished, so
    * count subscriptions per key rather than assuming one.
    *
+   * The core makes one acquire attempt after each watch is live and before it waits, so a backend
+   * may announce only the releases of keys someone was refused on since the lock was granted
+   * (lock-redis does: a refused acquire sets a waiter flag, and a release publishes only if the
+   * flag is there); waiters of the releasing client itself are woken by the core directly.
+   *
    * Spurious calls are harmless (the woken waiter just tries again). A backend that may have
    * missed events (a subscriber reconnect, a compacted watch) must call `onRelease` once after it
    * recovers so that waiters re-check. A lock that simply expires may produce no event: the
