@@ -8,6 +8,7 @@ import {
   type ManagedProcess,
   makeTempDir,
   makeTlsFiles,
+  rejectionOf,
   requireOpenssl,
   requireService,
   startProcess,
@@ -71,15 +72,6 @@ async function startTlsEtcd(
   return { port: port!, process };
 }
 
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (error: unknown) => error,
-  );
-}
-
 describe.skipIf(!openssl.available || !etcdBinary.available)(
   'etcds:// with the shared TLS options',
   () => {
@@ -123,7 +115,7 @@ describe.skipIf(!openssl.available || !etcdBinary.available)(
     });
 
     it('a certificate for another host name is refused, naming the cause', async () => {
-      const error = await failure(
+      const error = await rejectionOf(
         tryLock(`etcds://127.0.0.1:${servers.wrongHost.port}?tlsCa=${files.ca}`),
       );
       expect(error).toBeInstanceOf(LockBackendError);
@@ -132,7 +124,7 @@ describe.skipIf(!openssl.available || !etcdBinary.available)(
     });
 
     it('a self-signed certificate is refused, naming the cause', async () => {
-      const error = await failure(
+      const error = await rejectionOf(
         tryLock(`etcds://127.0.0.1:${servers.selfSigned.port}?tlsCa=${files.ca}`),
       );
       expect(error).toBeInstanceOf(LockBackendError);
@@ -140,7 +132,7 @@ describe.skipIf(!openssl.available || !etcdBinary.available)(
     });
 
     it('the system roots do not trust our CA: refused', async () => {
-      const error = await failure(tryLock(`etcds://127.0.0.1:${servers.good.port}`));
+      const error = await rejectionOf(tryLock(`etcds://127.0.0.1:${servers.good.port}`));
       expect(error).toBeInstanceOf(LockBackendError);
       expect((error as Error).message).toMatch(/self[- ]signed|unable to (verify|get)/i);
     });
@@ -186,7 +178,7 @@ describe.skipIf(!etcdBinary.available)('etcd auth: no password in any error', ()
     const wrong = 'wrong-Pw-5tY-secret';
     const client = await connect(`etcd://root:${wrong}@127.0.0.1:${server.port}`);
     try {
-      const error = await failure(client.acquire('k', { waitTimeoutMs: 0 }));
+      const error = await rejectionOf(client.acquire('k', { waitTimeoutMs: 0 }));
       expect(error).toBeInstanceOf(LockBackendError);
       expect((error as Error).message).toMatch(/authentication failed|invalid/i);
       const text = [

@@ -1,9 +1,10 @@
 import { copyFile } from 'node:fs/promises';
-import { inspect } from 'node:util';
 import { connect, LockArgumentError, LockBackendError } from '@dlock/lock-core';
 import {
   makeTlsFiles,
   type PrivateMariadb,
+  printedForms,
+  rejectionOf,
   requireMariadbBinaries,
   requireOpenssl,
   startPrivateMariadb,
@@ -18,27 +19,6 @@ import { MYSQL_URL, requireMysql, tempTable, testPool } from './helpers/mysql.js
 const mysql = await requireMysql();
 const binaries = await requireMariadbBinaries();
 const openssl = await requireOpenssl();
-
-/** Every printable form a logger might produce, of the error and its cause. */
-function printed(value: unknown): string {
-  const cause = (value as { cause?: unknown }).cause;
-  return [
-    JSON.stringify(value),
-    JSON.stringify(cause ?? null),
-    inspect(value, { depth: 8, showHidden: true }),
-    String(value),
-    String(cause),
-  ].join('\n');
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (error: unknown) => error,
-  );
-}
 
 describe.skipIf(!mysql.available)('no password or owner token in any error', () => {
   const user = uniqueName('dlock_sec').slice(0, 32);
@@ -61,10 +41,10 @@ describe.skipIf(!mysql.available)('no password or owner token in any error', () 
     url.password = wrong;
     const client = await connect(url);
     try {
-      const error = await failure(client.acquire('k', { waitTimeoutMs: 0 }));
+      const error = await rejectionOf(client.acquire('k', { waitTimeoutMs: 0 }));
       expect(error).toBeInstanceOf(LockBackendError);
       expect((error as LockBackendError).cause).toMatchObject({ code: 'ER_ACCESS_DENIED_ERROR' });
-      expect(printed(error)).not.toContain(wrong);
+      expect(printedForms(error)).not.toContain(wrong);
     } finally {
       await client.close();
     }
@@ -77,10 +57,10 @@ describe.skipIf(!mysql.available)('no password or owner token in any error', () 
     const client = await connect(`${MYSQL_URL}?table=${table.name}`);
     try {
       await table.drop(); // the statement now fails on a missing table, with the owner bound
-      const error = await failure(client.acquire('k', { owner, waitTimeoutMs: 0 }));
+      const error = await rejectionOf(client.acquire('k', { owner, waitTimeoutMs: 0 }));
       expect(error).toBeInstanceOf(LockBackendError);
       expect((error as LockBackendError).cause).toMatchObject({ code: 'ER_NO_SUCH_TABLE' });
-      const text = printed(error);
+      const text = printedForms(error);
       expect(text).not.toContain('bearer-Secret-5xK');
       expect(text.toLowerCase()).not.toContain(Buffer.from('bearer-Secret-5xK').toString('hex'));
       expect(Object.hasOwn((error as LockBackendError).cause as object, 'sql')).toBe(false);
@@ -143,7 +123,7 @@ describe.skipIf(!binaries.available || !openssl.available)(
 
     it('a certificate for another host name, signed by our CA, is refused', async () => {
       await present(files.wrongHost);
-      const error = await failure(
+      const error = await rejectionOf(
         cipher(`mysql://root@127.0.0.1:${server.port}/test?tlsCa=${files.ca}`),
       );
       expect(error).toBeInstanceOf(LockBackendError);
@@ -152,7 +132,7 @@ describe.skipIf(!binaries.available || !openssl.available)(
 
     it('a self-signed certificate is refused', async () => {
       await present(files.selfSigned);
-      const error = await failure(
+      const error = await rejectionOf(
         cipher(`mysql://root@127.0.0.1:${server.port}/test?tlsCa=${files.ca}`),
       );
       expect(error).toBeInstanceOf(LockBackendError);

@@ -4,6 +4,8 @@ import { connect, LockArgumentError, LockBackendError } from '@dlock/lock-core';
 import {
   freePort,
   makeTlsFiles,
+  printedForms,
+  rejectionOf,
   requireOpenssl,
   requireRedisBinaries,
   startRedisServer,
@@ -18,27 +20,6 @@ const openssl = await requireOpenssl();
 
 const PASSWORD = 'alice-Pw-7u3-secret';
 const WRONG = 'wrong-Pw-9k1-secret';
-
-/** Every printable form a logger might produce, of the error and its cause. */
-function printed(value: unknown): string {
-  const cause = (value as { cause?: unknown }).cause;
-  return [
-    JSON.stringify(value),
-    JSON.stringify(cause ?? null),
-    inspect(value, { depth: 8, showHidden: true }),
-    String(value),
-    String(cause),
-  ].join('\n');
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (error: unknown) => error,
-  );
-}
 
 describe.skipIf(!binaries.available)('a Redis with an ACL user: no password in any error', () => {
   let server: TestRedisServer;
@@ -60,11 +41,11 @@ describe.skipIf(!binaries.available)('a Redis with an ACL user: no password in a
     subscribe('dlock:acquire:end', onEnd);
     try {
       const client = await connect(`redis://alice:${WRONG}@127.0.0.1:${server.port}`);
-      const error = await failure(client.acquire('locks:k', { waitTimeoutMs: 0 }));
+      const error = await rejectionOf(client.acquire('locks:k', { waitTimeoutMs: 0 }));
       await client.close();
       expect(error).toBeInstanceOf(LockBackendError);
       expect(String((error as Error).message)).toMatch(/WRONGPASS|invalid username-password/);
-      expect(printed(error)).not.toContain(WRONG);
+      expect(printedForms(error)).not.toContain(WRONG);
     } finally {
       unsubscribe('dlock:acquire:end', onEnd);
     }
@@ -153,13 +134,13 @@ describe.skipIf(!binaries.available || !openssl.available)(
     });
 
     it('a self-signed server certificate is refused, naming the cause', async () => {
-      const error = await failure(tryLock(`rediss://127.0.0.1:${selfPort}?tlsCa=${files.ca}`));
+      const error = await rejectionOf(tryLock(`rediss://127.0.0.1:${selfPort}?tlsCa=${files.ca}`));
       expect(error).toBeInstanceOf(LockBackendError);
       expect((error as Error).message).toMatch(/self[- ]signed|unable to verify/i);
     });
 
     it('the system roots do not trust our CA: refused', async () => {
-      const error = await failure(tryLock(`rediss://127.0.0.1:${goodPort}`));
+      const error = await rejectionOf(tryLock(`rediss://127.0.0.1:${goodPort}`));
       expect(error).toBeInstanceOf(LockBackendError);
       expect((error as Error).message).toMatch(
         /self[- ]signed certificate in certificate chain|unable to (verify|get)/i,
@@ -167,7 +148,7 @@ describe.skipIf(!binaries.available || !openssl.available)(
     });
 
     it('a wrong host name is refused', async () => {
-      const error = await failure(
+      const error = await rejectionOf(
         tryLock(`rediss://127.0.0.1:${goodPort}?tlsCa=${files.ca}&tlsServername=wrong.example`),
       );
       expect(error).toBeInstanceOf(LockBackendError);

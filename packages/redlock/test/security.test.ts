@@ -3,6 +3,7 @@ import { connect, LockArgumentError, LockBackendError } from '@dlock/lock-core';
 import {
   freePorts,
   makeTlsFiles,
+  rejectionOf,
   requireOpenssl,
   requireRedisBinaries,
   startRedisServer,
@@ -15,15 +16,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const binaries = await requireRedisBinaries();
 const openssl = await requireOpenssl();
 const PASSWORD = 'node-Pw-3vB-secret';
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a failure');
-    },
-    (error: unknown) => error,
-  );
-}
 
 describe.skipIf(!binaries.available || !openssl.available)(
   'redlock over TLS with a password',
@@ -69,13 +61,15 @@ describe.skipIf(!binaries.available || !openssl.available)(
     });
 
     it('an untrusted certificate is refused, naming the cause per node', async () => {
-      const error = await failure(tryLock(`password=${PASSWORD}&tlsCa=${files.selfSigned.cert}`));
+      const error = await rejectionOf(
+        tryLock(`password=${PASSWORD}&tlsCa=${files.selfSigned.cert}`),
+      );
       expect(error).toBeInstanceOf(LockBackendError);
       expect(inspect(error, { depth: 8 })).toMatch(/self[- ]signed|unable to (verify|get)/i);
     });
 
     it('a wrong host name is refused', async () => {
-      const error = await failure(
+      const error = await rejectionOf(
         tryLock(`password=${PASSWORD}&tlsCa=${files.ca}&tlsServername=wrong.example`),
       );
       expect(error).toBeInstanceOf(LockBackendError);
@@ -84,7 +78,7 @@ describe.skipIf(!binaries.available || !openssl.available)(
 
     it('a wrong ?password= never appears in the error', async () => {
       const wrong = 'wrong-Pw-6hN-secret';
-      const error = await failure(tryLock(`password=${wrong}&tlsCa=${files.ca}`));
+      const error = await rejectionOf(tryLock(`password=${wrong}&tlsCa=${files.ca}`));
       expect(error).toBeInstanceOf(LockBackendError);
       const text = [
         JSON.stringify(error),

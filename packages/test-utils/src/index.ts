@@ -33,6 +33,7 @@ export {
 } from './fault-scenarios.js';
 export { uniqueName, uniquePrefix } from './names.js';
 export { type FreePortsOptions, freePort, freePorts, probeTcp } from './net.js';
+export { printedForms, rejectionOf } from './printed.js';
 export {
   type PrivateMariadb,
   requireMariadbBinaries,
