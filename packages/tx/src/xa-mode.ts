@@ -1,0 +1,226 @@
+import { drive, isFn, type ManagerContext, message } from './context.js';
+import { reportError, reportEvent } from './diagnostics.js';
+import { TxAbortedError, TxArgumentError, TxBackendError, TxPendingError } from './errors.js';
+import type { MysqlConnectionLike, MysqlPoolLike } from './pool-types.js';
+import type { TransactionOptions, XaTransaction } from './types.js';
+import { finishBranch, isRolledBackXid, isUnknownXid, newGid, xa } from './xa.js';
+
+/**
+ * `tm.xa()`: XA two-phase commit over the manager's resources. Each branch runs on its own
+ * connection (XA START, the callback, XA END, XA PREPARE); the decision is one log INSERT; phase
+ * two is retried for `phaseTwoTimeoutMs` and then left to recovery.
+ */
+
+interface XaBranchState {
+  readonly resource: string;
+  readonly pool: MysqlPoolLike;
+  readonly bqual: string;
+  conn: MysqlConnectionLike | null;
+  state: 'started' | 'prepared' | 'failed' | 'done';
+}
+
+async function xaPhaseTwo(
+  ctx: ManagerContext,
+  gid: string,
+  branches: XaBranchState[],
+  verb: 'COMMIT' | 'ROLLBACK',
+): Promise<boolean> {
+  const results = await Promise.all(
+    branches.map(async (b) => {
+      if (b.state === 'done') return true;
+      const xid = { gtrid: gid, bqual: b.bqual };
+      if (b.conn) {
+        // Same session that prepared it: the fast path.
+        const conn = b.conn;
+        try {
+          await xa(conn, verb, xid);
+          b.conn = null;
+          conn.release();
+          b.state = 'done';
+          return true;
+        } catch (error) {
+          b.conn = null;
+          if (isUnknownXid(error) || isRolledBackXid(error)) {
+            conn.release();
+            b.state = 'done';
+            if (isRolledBackXid(error) && verb === 'COMMIT') {
+              reportEvent(() => ({ gid, action: 'commit-answered-rollback', bqual: b.bqual }));
+            }
+            return true;
+          }
+          // The session is gone or unusable: drop it, so the branch detaches, and finish it
+          // from a fresh connection below.
+          conn.destroy();
+          reportError('xa-phase-two', error, gid);
+        }
+      }
+      const outcome = await finishBranch(b.pool, verb, xid, ctx.prefix);
+      if (outcome === 'busy') return false;
+      b.state = 'done';
+      return true;
+    }),
+  );
+  return results.every(Boolean);
+}
+
+async function xaAbort(gid: string, branches: XaBranchState[]): Promise<void> {
+  await Promise.all(
+    branches.map(async (b) => {
+      const conn = b.conn;
+      if (!conn) return;
+      b.conn = null;
+      try {
+        if (b.state === 'started') {
+          try {
+            await xa(conn, 'END', { gtrid: gid, bqual: b.bqual });
+          } catch {
+            // Already ended (the failure was at PREPARE): the rollback below decides.
+          }
+        }
+        await xa(conn, 'ROLLBACK', { gtrid: gid, bqual: b.bqual });
+        conn.release();
+      } catch (error) {
+        // Left prepared and detached: recovery rolls it back after timeout + grace.
+        conn.destroy();
+        reportError('xa-rollback', error, gid);
+      }
+    }),
+  );
+}
+
+export async function runXa<T>(
+  ctx: ManagerContext,
+  fn: (tx: XaTransaction) => Promise<T>,
+  o?: TransactionOptions,
+): Promise<T> {
+  ctx.guard();
+  if (!isFn(fn)) throw new TxArgumentError('xa() needs a function');
+  const { log, phaseTwoTimeoutMs } = ctx;
+  const limit = ctx.budget(o);
+  const started = Date.now();
+  const gid = newGid(ctx.prefix, started);
+  const branches: XaBranchState[] = [];
+  const pending = new Set<Promise<unknown>>();
+  let sealed = false;
+  ctx.activeXa.add(gid);
+  const tx: XaTransaction = {
+    gid,
+    branch(resource, body) {
+      if (sealed) throw new TxArgumentError(`transaction ${gid} is past its phase one`);
+      const name = typeof resource === 'string' ? resource : ctx.resourceNames.get(resource);
+      const pool = name === undefined ? undefined : ctx.resources.get(name);
+      if (name === undefined || !pool) {
+        throw new TxArgumentError(
+          "tx.branch() needs a pool (or its name) from the manager's resources: recovery must be able to find it",
+        );
+      }
+      if (!isFn(body)) throw new TxArgumentError('tx.branch() needs a function');
+      const state: XaBranchState = {
+        resource: name,
+        pool,
+        bqual: `b${branches.length + 1}`,
+        conn: null,
+        state: 'started',
+      };
+      branches.push(state);
+      const run = (async () => {
+        const xid = { gtrid: gid, bqual: state.bqual };
+        let conn: MysqlConnectionLike;
+        try {
+          conn = await pool.getConnection();
+        } catch (error) {
+          state.state = 'failed';
+          throw new TxBackendError(`connect to ${name}`, error, gid);
+        }
+        try {
+          await xa(conn, 'START', xid);
+        } catch (error) {
+          state.state = 'failed';
+          conn.destroy();
+          throw new TxBackendError(`XA START on ${name}`, error, gid);
+        }
+        state.conn = conn;
+        const result = await body(conn);
+        await xa(conn, 'END', xid);
+        await xa(conn, 'PREPARE', xid);
+        state.state = 'prepared';
+        return result;
+      })();
+      pending.add(run);
+      run.catch(() => undefined).finally(() => pending.delete(run));
+      return run;
+    },
+  };
+  try {
+    let result: T;
+    try {
+      result = await fn(tx);
+      // Branches the callback started without awaiting must settle before the decision.
+      await Promise.all([...pending]);
+      sealed = true;
+      if (branches.some((b) => b.state !== 'prepared')) {
+        throw new TxArgumentError(`a branch of ${gid} did not prepare`);
+      }
+      if (Date.now() - started > limit) {
+        throw new Error(`phase one took longer than timeoutMs (${limit} ms)`);
+      }
+    } catch (error) {
+      sealed = true;
+      await Promise.allSettled([...pending]);
+      await xaAbort(gid, branches);
+      throw new TxAbortedError(gid, 'was rolled back', error);
+    }
+    // No branch, nothing to decide: there is nothing to commit either.
+    if (branches.length === 0) return result;
+    const now = Date.now();
+    let decided: boolean;
+    try {
+      decided = await log.create({
+        gid,
+        kind: 'xa',
+        state: 'committing',
+        branches: branches.map((b) => ({ id: b.bqual, resource: b.resource })),
+        deadline: started + limit,
+        // Recovery leaves it to this process for the phase-two budget.
+        nextRetryAt: now + phaseTwoTimeoutMs,
+        attempts: 0,
+        lastError: null,
+        createdAt: started,
+        updatedAt: now,
+      });
+    } catch (error) {
+      // Unknown whether the decision was written: leave the branches prepared for recovery,
+      // which decides by the log (committed if the record exists, else rolled back).
+      for (const b of branches) {
+        b.conn?.destroy();
+        b.conn = null;
+      }
+      throw error;
+    }
+    if (!decided) {
+      // Recovery aborted it first (it took too long): roll back.
+      await xaAbort(gid, branches);
+      throw new TxAbortedError(gid, 'was rolled back by recovery (phase one timed out)');
+    }
+    ctx.activeXa.delete(gid);
+    const failure = await drive(
+      ctx,
+      () => xaPhaseTwo(ctx, gid, branches, 'COMMIT'),
+      Date.now() + phaseTwoTimeoutMs,
+    );
+    if (failure !== undefined) {
+      for (const b of branches) {
+        b.conn?.destroy();
+        b.conn = null;
+      }
+      await log
+        .update(gid, ['committing'], { nextRetryAt: Date.now(), lastError: message(failure) })
+        .catch((e) => reportError('log-update', e, gid));
+      throw new TxPendingError(gid, 'commit', failure);
+    }
+    ctx.recordOutcome(gid, 'committing', 'committed');
+    return result;
+  } finally {
+    ctx.activeXa.delete(gid);
+  }
+}
