@@ -24,6 +24,11 @@ export interface ManagerContext {
   /** XA resource managers by name, and the names by pool. */
   readonly resources: ReadonlyMap<string, MysqlPoolLike>;
   readonly resourceNames: ReadonlyMap<MysqlPoolLike, string>;
+  /**
+   * The resource whose pool the log writes through (with `createIn`): its branch is committed
+   * as a local transaction with the decision (last-resource commit). `undefined`: none.
+   */
+  readonly lastResource: string | undefined;
   /** XA gids of this process in phase one (XA logs nothing before its decision). */
   readonly activeXa: Set<string>;
   /** Aborted by `close()`: ends backoff waits. */

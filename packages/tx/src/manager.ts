@@ -53,6 +53,12 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
     resources.set(name, pool);
     resourceNames.set(pool, name);
   }
+  // Last-resource commit: only when the log writes through the very pool of a resource (so the
+  // decision's INSERT on that resource's connection lands in the table recovery reads).
+  let lastResource: string | undefined;
+  if (options.lastResourceCommit !== false && log.pool && isFn(log.createIn)) {
+    lastResource = resourceNames.get(log.pool);
+  }
   const participants = new Map<string, Participant>();
   const register = (p: Participant, kind: 'TCC branch' | 'saga step'): void => {
     if (typeof p?.name !== 'string' || p.name.length === 0) {
@@ -88,6 +94,7 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
     retry: options.retry ?? {},
     resources,
     resourceNames,
+    lastResource,
     activeXa: new Set<string>(),
     signal: stop.signal,
     guard() {

@@ -32,6 +32,8 @@ async function recoverRecord(
     try {
       let all = true;
       for (const b of record.branches) {
+        // Committed with the decision record itself (last-resource commit).
+        if (b.local) continue;
         const pool = b.resource === undefined ? undefined : ctx.resources.get(b.resource);
         if (!pool) throw new Error(`resource "${b.resource}" is not configured in this process`);
         const outcome = await finishBranch(pool, verb, { gtrid: gid, bqual: b.id }, ctx.prefix);

@@ -104,6 +104,14 @@ export interface TransactionManagerOptions {
    */
   resources?: Record<string, MysqlPoolLike>;
   /**
+   * When the log is `mysqlTxLog(pool)` on the very pool of one of `resources`, `tm.xa()` commits
+   * the first branch on that resource as a local transaction together with the decision record
+   * (last-resource commit: two flushes fewer per transaction, the decision is atomic with that
+   * branch). `false` runs every branch as an XA branch and writes the decision separately.
+   * @default true
+   */
+  lastResourceCommit?: boolean;
+  /**
    * TCC branches and saga steps this process can run during recovery, by their `name`. Branches
    * and steps used in `tcc()`/`saga()` are registered on first use as well.
    * @default []
