@@ -31,6 +31,17 @@ export interface ManagerContext {
   readonly lastResource: string | undefined;
   /** XA gids of this process in phase one (XA logs nothing before its decision). */
   readonly activeXa: Set<string>;
+  /**
+   * Whether `xa()`/`tcc()` resolve only after their commit phase (XA COMMIT, confirm) is done
+   * (`true`), or as soon as the decision is durable, the commit phase running on in the
+   * background (see the `awaitPhaseTwo` option).
+   */
+  readonly awaitPhaseTwo: boolean;
+  /**
+   * Keeps a background commit phase: `close()` waits for it; its failure (`TxPendingError`, the
+   * transaction left to recovery) goes to the `dlock:error` channel.
+   */
+  background(task: Promise<void>): void;
   /** Aborted by `close()`: ends backoff waits. */
   readonly signal: AbortSignal;
   /** Throws `TxClosedError` once the manager is closed. */

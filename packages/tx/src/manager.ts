@@ -83,6 +83,7 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
   let closed = false;
   const stop = new AbortController();
   const outcomes = outcomeWriter(log);
+  const backgroundTasks = new Set<Promise<void>>();
   const ctx: ManagerContext = {
     log,
     prefix,
@@ -95,6 +96,13 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
     resources,
     resourceNames,
     lastResource,
+    awaitPhaseTwo: options.awaitPhaseTwo !== false,
+    background(task) {
+      const tracked = task
+        .catch((error) => reportError('phase-two', error, (error as { gid?: string }).gid))
+        .finally(() => backgroundTasks.delete(tracked));
+      backgroundTasks.add(tracked);
+    },
     activeXa: new Set<string>(),
     signal: stop.signal,
     guard() {
@@ -154,6 +162,9 @@ export function createTransactionManager(options: TransactionManagerOptions): Tr
     stop.abort();
     await sweeping;
     await running?.catch(() => undefined);
+    // Background commit phases end early once `stop` is aborted (their retries stop; what is
+    // unfinished stays `committing` in the log, for recovery).
+    await Promise.all([...backgroundTasks]);
     await outcomes.drain();
   };
 

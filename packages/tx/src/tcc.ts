@@ -127,7 +127,9 @@ export async function runTcc<T>(
     nextRetryAt: Date.now() + ctx.phaseTwoTimeoutMs,
   });
   if (!decided) throw new TxAbortedError(gid, 'was cancelled by recovery (try phase timed out)');
-  await finishTcc(ctx, gid, branches, 'confirm');
+  const confirm = finishTcc(ctx, gid, branches, 'confirm');
+  if (ctx.awaitPhaseTwo) await confirm;
+  else ctx.background(confirm);
   return result;
 }
 

@@ -129,6 +129,33 @@ async function commitLastResource(
   return true;
 }
 
+/**
+ * Phase two after the decision: XA COMMIT of every branch, retried for `phaseTwoTimeoutMs`, then
+ * left to recovery (`TxPendingError`).
+ */
+async function finishXa(
+  ctx: ManagerContext,
+  gid: string,
+  branches: XaBranchState[],
+): Promise<void> {
+  const failure = await drive(
+    ctx,
+    () => xaPhaseTwo(ctx, gid, branches, 'COMMIT'),
+    Date.now() + ctx.phaseTwoTimeoutMs,
+  );
+  if (failure !== undefined) {
+    for (const b of branches) {
+      b.conn?.destroy();
+      b.conn = null;
+    }
+    await ctx.log
+      .update(gid, ['committing'], { nextRetryAt: Date.now(), lastError: message(failure) })
+      .catch((e) => reportError('log-update', e, gid));
+    throw new TxPendingError(gid, 'commit', failure);
+  }
+  ctx.recordOutcome(gid, 'committing', 'committed');
+}
+
 export async function runXa<T>(
   ctx: ManagerContext,
   fn: (tx: XaTransaction) => Promise<T>,
@@ -260,22 +287,9 @@ export async function runXa<T>(
       throw new TxAbortedError(gid, 'was rolled back by recovery (phase one timed out)');
     }
     ctx.activeXa.delete(gid);
-    const failure = await drive(
-      ctx,
-      () => xaPhaseTwo(ctx, gid, branches, 'COMMIT'),
-      Date.now() + phaseTwoTimeoutMs,
-    );
-    if (failure !== undefined) {
-      for (const b of branches) {
-        b.conn?.destroy();
-        b.conn = null;
-      }
-      await log
-        .update(gid, ['committing'], { nextRetryAt: Date.now(), lastError: message(failure) })
-        .catch((e) => reportError('log-update', e, gid));
-      throw new TxPendingError(gid, 'commit', failure);
-    }
-    ctx.recordOutcome(gid, 'committing', 'committed');
+    const commit = finishXa(ctx, gid, branches);
+    if (ctx.awaitPhaseTwo) await commit;
+    else ctx.background(commit);
     return result;
   } finally {
     ctx.activeXa.delete(gid);

@@ -10,6 +10,7 @@ import type { Pool } from 'mysql2/promise';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   createTransactionManager,
+  type MysqlPoolLike,
   mysqlTxLog,
   type TransactionManager,
   TxAbortedError,
@@ -420,5 +421,110 @@ describe.skipIf(!binaries.available || !mysql.available)('XA over two private Ma
         expect(await bank.total()).toBe(TOTAL);
       });
     }
+
+    it('the process exits once xa() resolved at the decision (awaitPhaseTwo: false): recovery commits B', async () => {
+      const child = await spawnNodeWorker(worker, {
+        env: {
+          KILL_AT: 'lrc-after-commit',
+          LRC: '1',
+          AWAIT: '0',
+          RM_A: bank.rmA.url,
+          RM_B: bank.rmB.url,
+          LOG_URL: SHARED_MYSQL_URL,
+          LOG_TABLE: bank.logTable,
+        },
+      });
+      const [, gid] = (await child.waitForOutput(/GID (\S+)/, 15_000)) as RegExpMatchArray;
+      // The caller was told "committed" while B's XA COMMIT was still outstanding.
+      await child.waitForOutput(/DONE/, 15_000);
+      await child.kill();
+      expect((await lrcLog().get(gid!))?.state).toBe('committing');
+      const tm = lrcManager();
+      await waitUntil(
+        async () => {
+          await tm.recover();
+          return (await tm.status(gid!))?.state === 'committed';
+        },
+        { timeoutMs: 15_000, intervalMs: 200, message: 'recovered' },
+      );
+      expect(await bank.prepared()).toEqual({ a: 0, b: 0 });
+      expect(await bank.balance(bank.poolB, 1)).toBe(OPENING + 10);
+      expect(await bank.total()).toBe(TOTAL);
+    });
+  });
+
+  describe('awaitPhaseTwo: false (xa() resolves at the decision)', () => {
+    it('resolves while XA COMMIT is held up, reports committing, and close() waits for the commit', async () => {
+      let open: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      const gatedB: MysqlPoolLike = {
+        async getConnection() {
+          const conn = await bank.poolB.getConnection();
+          return {
+            async query(sql: string, values?: unknown[]) {
+              if (sql.startsWith('XA COMMIT')) await gate;
+              return conn.query(sql, values);
+            },
+            release: () => conn.release(),
+            destroy: () => conn.destroy(),
+          };
+        },
+      };
+      const tm = manager({ resources: { a: bank.poolA, b: gatedB }, awaitPhaseTwo: false });
+      let gid = '';
+      await tm.xa(async (tx) => {
+        gid = tx.gid;
+        await transfer(bank.poolA, gatedB as Pool, 10)(tx);
+      });
+      expect((await tm.status(gid))?.state).toBe('committing');
+      expect((await bank.prepared()).b).toBe(1);
+      open();
+      await tm.close();
+      expect((await mysqlTxLog(bank.logPool, { table: bank.logTable }).get(gid))?.state).toBe(
+        'committed',
+      );
+      expect(await bank.prepared()).toEqual({ a: 0, b: 0 });
+      expect(await bank.balance(bank.poolB, 1)).toBe(OPENING + 10);
+    });
+
+    it('keeps the sum of balances constant under 8 concurrent workers, with the log beside A', async () => {
+      const tm = manager({
+        log: mysqlTxLog(bank.poolA, { table: bank.logTable }),
+        awaitPhaseTwo: false,
+        timeoutMs: 10_000,
+      });
+      const committed: string[] = [];
+      await Promise.all(
+        Array.from({ length: 8 }, async (_, w) => {
+          for (let i = 0; i < 12; i++) {
+            const forward = (w + i) % 2 === 0;
+            let gid = '';
+            await tm
+              .xa((tx) => {
+                gid = tx.gid;
+                return transfer(
+                  forward ? bank.poolA : bank.poolB,
+                  forward ? bank.poolB : bank.poolA,
+                  1 + ((w * 31 + i * 17) % 400),
+                  1 + ((w + i) % ACCOUNTS),
+                  1 + ((w * 3 + i) % ACCOUNTS),
+                )(tx);
+              })
+              .then(
+                () => committed.push(gid),
+                (error) => expect(TxAbortedError.isInstance(error)).toBe(true),
+              );
+          }
+        }),
+      );
+      expect(committed.length).toBeGreaterThan(0);
+      await tm.close();
+      expect(await bank.total()).toBe(TOTAL);
+      expect(await bank.prepared()).toEqual({ a: 0, b: 0 });
+      const log = mysqlTxLog(bank.poolA, { table: bank.logTable });
+      for (const gid of committed) expect((await log.get(gid))?.state).toBe('committed');
+    });
   });
 });

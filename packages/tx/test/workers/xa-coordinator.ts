@@ -84,6 +84,8 @@ const tm = createTransactionManager({
   recoveryIntervalMs: false,
   timeoutMs: Number(process.env.TIMEOUT_MS ?? 1000),
   phaseTwoTimeoutMs: 200,
+  // AWAIT=0: xa() resolves at the decision and the process exits with phase two unfinished.
+  awaitPhaseTwo: process.env.AWAIT !== '0',
 });
 
 await tm.xa(async (tx) => {
