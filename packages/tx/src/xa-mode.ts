@@ -97,7 +97,8 @@ async function xaAbort(gid: string, branches: XaBranchState[]): Promise<void> {
         await xa(conn, 'ROLLBACK', { gtrid: gid, bqual: b.bqual });
         conn.release();
       } catch (error) {
-        // Left prepared and detached: recovery rolls it back after timeout + grace.
+        // An XA branch is left prepared and detached: recovery rolls it back after timeout +
+        // grace. The local branch (last-resource commit) rolls back as its session closes.
         conn.destroy();
         reportError('xa-rollback', error, gid);
       }
@@ -107,9 +108,10 @@ async function xaAbort(gid: string, branches: XaBranchState[]): Promise<void> {
 
 /**
  * The decision on the last resource's open transaction: the record's INSERT, then COMMIT.
- * Resolves false (and rolls the branch back) when recovery's abort record won the gid first. A
- * failed COMMIT leaves the outcome unknown to this process, like a failed decision INSERT:
- * the error propagates and recovery decides by whether the record is there.
+ * Resolves false when recovery's abort record won the gid first (the caller then rolls every
+ * branch back, this one included). A failed COMMIT leaves the outcome unknown to this process,
+ * like a failed decision INSERT: the error propagates and recovery decides by whether the record
+ * is there.
  */
 async function commitLastResource(
   ctx: ManagerContext,
