@@ -6,6 +6,7 @@ import { idCommand } from './commands/id.js';
 import { releaseCommand } from './commands/release.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
+import { txCommand } from './commands/tx.js';
 import { demoWorkerCommand } from './demo/worker.js';
 import { EXIT } from './exit-codes.js';
 import { explainError } from './explain-error.js';
@@ -22,6 +23,7 @@ Commands:
   release KEY --force      delete KEY's lock whoever holds it (operator escape hatch)
   id snowflake|uuid7|uuid4 print new ids
   demo                     watch worker processes share a file safely under one lock
+  tx status GID | tx recover   inspect and recover @dlock/tx transactions (--log mysql://…)
 
 The backend URL comes from --url, else $DLOCK_URL, else the embedded SQLite file that every
 user on the host shares ($DLOCK_SQLITE_PATH, else /var/tmp/dlock/locks.db):
@@ -37,6 +39,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   release: releaseCommand,
   id: idCommand,
   demo: demoCommand,
+  tx: txCommand,
   // Internal: one contender of `dlock demo`, started by it as a separate process.
   'demo-worker': demoWorkerCommand,
 };

@@ -1,3 +1,5 @@
+import type { MysqlConnectionLike, MysqlPoolLike } from './pool-types.js';
+
 /**
  * The coordinator log: one record per global transaction, the durable source of truth that
  * recovery works from. Every state change is a compare-and-set on the record's state, so a
@@ -42,6 +44,11 @@ export interface TxBranchRecord {
   readonly started?: boolean;
   /** Saga: the action completed. */
   readonly done?: boolean;
+  /**
+   * XA: the branch was a local transaction committed with the decision record (last-resource
+   * commit); recovery has nothing to do for it.
+   */
+  readonly local?: boolean;
 }
 
 export interface TxRecord {
@@ -77,6 +84,16 @@ export interface TxLog {
    * manager batches final-state writes through it).
    */
   finishMany?(gids: readonly string[], from: TxState, to: TxState): Promise<void>;
+  /**
+   * Optional: the pool the log writes through. When it is also one of the manager's XA
+   * resources, `tm.xa()` uses the last-resource commit (`createIn` on that branch's connection).
+   */
+  readonly pool?: MysqlPoolLike;
+  /**
+   * Optional: `create` on `conn`, inside the transaction open there (it commits or rolls back
+   * with that transaction). Needed with `pool` for the last-resource commit.
+   */
+  createIn?(conn: MysqlConnectionLike, record: TxRecord): Promise<boolean>;
   /** Open records whose `nextRetryAt` has passed, oldest first. */
   due(now: number, limit: number): Promise<TxRecord[]>;
 }

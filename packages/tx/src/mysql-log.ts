@@ -102,32 +102,47 @@ const COLUMNS: Record<keyof TxRecordPatch, string> = {
 };
 
 /**
- * The coordinator log in a MySQL/MariaDB table (create it with `ensureSchema`). Give it a pool of
- * its own database: it must stay reachable when a resource manager is not. The pool stays yours.
+ * The coordinator log in a MySQL/MariaDB table (create it with `ensureSchema`). The pool stays
+ * yours. Either give it a database of its own (it must stay reachable when a resource manager is
+ * not), or the very pool of one XA resource: then `tm.xa()` commits that resource's branch as a
+ * local transaction that also inserts the decision (last-resource commit, see xa-mode.ts).
  */
-export function mysqlTxLog(pool: MysqlPoolLike, options: MysqlTxLogOptions = {}): TxLog {
+export function mysqlTxLog(
+  pool: MysqlPoolLike,
+  options: MysqlTxLogOptions = {},
+): TxLog & Required<Pick<TxLog, 'pool' | 'createIn'>> {
   const table = quoteTable(options.table ?? 'dlock_tx');
+  const insert = (r: TxRecord): [string, unknown[]] => [
+    `INSERT IGNORE INTO ${table} (gid, kind, state, branches, deadline, next_retry_at, attempts, last_error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [
+      r.gid,
+      r.kind,
+      r.state,
+      JSON.stringify(r.branches),
+      r.deadline,
+      r.nextRetryAt,
+      r.attempts,
+      r.lastError,
+      r.createdAt,
+      r.updatedAt,
+    ],
+  ];
   return {
+    pool,
     async create(r) {
-      const result = (await run(
-        pool,
-        'create',
-        `INSERT IGNORE INTO ${table} (gid, kind, state, branches, deadline, next_retry_at, attempts, last_error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [
-          r.gid,
-          r.kind,
-          r.state,
-          JSON.stringify(r.branches),
-          r.deadline,
-          r.nextRetryAt,
-          r.attempts,
-          r.lastError,
-          r.createdAt,
-          r.updatedAt,
-        ],
-        r.gid,
-      )) as WriteResultLike;
+      const [sql, values] = insert(r);
+      const result = (await run(pool, 'create', sql, values, r.gid)) as WriteResultLike;
       return result.affectedRows === 1;
+    },
+    async createIn(conn, r) {
+      // Inside the caller's open transaction: committed or rolled back with it.
+      const [sql, values] = insert(r);
+      try {
+        const [result] = await conn.query(sql, values);
+        return (result as WriteResultLike).affectedRows === 1;
+      } catch (error) {
+        throw new TxBackendError('log create', error, r.gid);
+      }
     },
     async get(gid) {
       const rows = (await run(pool, 'get', `SELECT * FROM ${table} WHERE gid = ?`, [gid], gid)) as

@@ -104,6 +104,24 @@ export interface TransactionManagerOptions {
    */
   resources?: Record<string, MysqlPoolLike>;
   /**
+   * When the log is `mysqlTxLog(pool)` on the very pool of one of `resources`, `tm.xa()` commits
+   * the first branch on that resource as a local transaction together with the decision record
+   * (last-resource commit: two flushes fewer per transaction, the decision is atomic with that
+   * branch). `false` runs every branch as an XA branch and writes the decision separately.
+   * @default true
+   */
+  lastResourceCommit?: boolean;
+  /**
+   * `true`: `xa()` and `tcc()` resolve once every branch is committed (XA COMMIT) or confirmed.
+   * `false`: they resolve as soon as the decision is durable in the log (the transaction *will*
+   * commit: nothing decided is undone), and the commit phase runs on in the background, then in
+   * recovery if it fails; `status(gid)` says `committing` until it is done. Until then an XA
+   * branch's rows stay locked and other sessions read their old values, and a TCC participant
+   * may not have confirmed yet (DTM's default, `WaitResult: false`, is the same).
+   * @default true
+   */
+  awaitPhaseTwo?: boolean;
+  /**
    * TCC branches and saga steps this process can run during recovery, by their `name`. Branches
    * and steps used in `tcc()`/`saga()` are registered on first use as well.
    * @default []

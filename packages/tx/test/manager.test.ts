@@ -155,3 +155,36 @@ describe('an XA transaction without branches', () => {
     await tm.close();
   });
 });
+
+describe('awaitPhaseTwo: false for TCC', () => {
+  it('resolves at the decision, says committing until the confirms ran, and close() waits for them', async () => {
+    let open: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const confirmed: string[] = [];
+    const branch = {
+      name: 'gated',
+      try: () => undefined,
+      confirm: async (ctx: { branch: string }) => {
+        await gate;
+        confirmed.push(ctx.branch);
+      },
+      cancel: () => undefined,
+    };
+    const log = memoryTxLog();
+    const tm = createTransactionManager({ log, recoveryIntervalMs: false, awaitPhaseTwo: false });
+    let gid = '';
+    await tm.tcc(async (tx) => {
+      gid = tx.gid;
+      await tx.try(branch, 1);
+      await tx.try(branch, 2);
+    });
+    expect((await tm.status(gid))?.state).toBe('committing');
+    expect(confirmed).toEqual([]);
+    open();
+    await tm.close();
+    expect(confirmed.sort()).toEqual(['01', '02']);
+    expect(log.records.get(gid)?.state).toBe('committed');
+  });
+});

@@ -17,6 +17,7 @@ export interface Bank {
   readonly poolA: Pool;
   readonly poolB: Pool;
   readonly logPool: Pool;
+  /** The log table's name, on the shared server (logPool) and on RM A (poolA). */
   readonly logTable: string;
   /** Sum of every balance on both RMs. */
   total(): Promise<number>;
@@ -48,6 +49,8 @@ export async function startBank(): Promise<Bank> {
   const logPool = createPool({ uri: SHARED_MYSQL_URL, connectionLimit: 8, maxIdle: 2 });
   const logTable = uniqueName('dlock_tx_test_');
   await ensureSchema(logPool, { table: logTable });
+  // The same table on RM A, for the last-resource commit (the log beside a branch).
+  await ensureSchema(poolA, { table: logTable });
   const reset = async () => {
     for (const pool of [poolA, poolB]) {
       await pool.query(

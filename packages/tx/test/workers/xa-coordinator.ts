@@ -5,6 +5,11 @@
  * - after-all-prepares: both prepared, decision not logged
  * - after-decision: decision logged, no XA COMMIT sent
  * - between-commits: A committed, B's XA COMMIT not sent
+ * With LRC=1 the log is the table LOG_TABLE on RM A (last-resource commit: A's branch is a local
+ * transaction that commits with the decision), and the steps are:
+ * - lrc-after-prepare: B prepared, A's local transaction open, the decision not inserted
+ * - lrc-before-commit: the decision inserted in A's open transaction, COMMIT not sent
+ * - lrc-after-commit: A committed with the decision, B's XA COMMIT not sent
  */
 import { createPool } from 'mysql2/promise';
 import { createTransactionManager, mysqlTxLog, type TxLog } from '../../src/index.js';
@@ -31,6 +36,15 @@ function hooked(pool: MysqlPoolLike, name: 'a' | 'b'): MysqlPoolLike {
       const conn = await pool.getConnection();
       const wrapped: MysqlConnectionLike = {
         async query(sql: string, values?: unknown[]) {
+          if (name === 'a' && sql.startsWith('INSERT IGNORE INTO')) {
+            if (killAt === 'lrc-after-prepare') return hang();
+            const result = await conn.query(sql, values);
+            if (killAt === 'lrc-before-commit') return hang();
+            return result;
+          }
+          if (killAt === 'lrc-after-commit' && name === 'b' && sql.startsWith('XA COMMIT')) {
+            return hang();
+          }
           if (killAt === 'between-commits' && sql.startsWith('XA COMMIT')) {
             if (name === 'b') {
               await aCommitted;
@@ -50,7 +64,10 @@ function hooked(pool: MysqlPoolLike, name: 'a' | 'b'): MysqlPoolLike {
   };
 }
 
-const real = mysqlTxLog(logPool, { table: process.env.LOG_TABLE! });
+const lrc = process.env.LRC === '1';
+const resourceA = hooked(poolA, 'a');
+const resourceB = hooked(poolB, 'b');
+const real = mysqlTxLog(lrc ? resourceA : logPool, { table: process.env.LOG_TABLE! });
 const log: TxLog = {
   ...real,
   async create(record) {
@@ -63,10 +80,12 @@ const log: TxLog = {
 
 const tm = createTransactionManager({
   log,
-  resources: { a: hooked(poolA, 'a'), b: hooked(poolB, 'b') },
+  resources: { a: resourceA, b: resourceB },
   recoveryIntervalMs: false,
   timeoutMs: Number(process.env.TIMEOUT_MS ?? 1000),
   phaseTwoTimeoutMs: 200,
+  // AWAIT=0: xa() resolves at the decision and the process exits with phase two unfinished.
+  awaitPhaseTwo: process.env.AWAIT !== '0',
 });
 
 await tm.xa(async (tx) => {
