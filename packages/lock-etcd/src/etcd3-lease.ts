@@ -1,4 +1,4 @@
-import type { EtcdClientLike } from './client-types.js';
+import type { EtcdClientLike } from './driver.js';
 
 /** What the driver needs of etcd's LeaseKeepAlive bidirectional stream. */
 interface KeepAliveStream {
@@ -106,9 +106,10 @@ export class KeepAliveChannel {
     const waiting = [...this.#pending.values()].flat();
     this.#pending.clear();
     for (const p of waiting) p.reject(cause);
+    // A stream that never opened has nothing to end (its failure reached every keep-alive).
     stream.then(
       (s) => s.end(),
-      () => {},
+      () => undefined,
     );
   }
 }
