@@ -78,6 +78,8 @@ export class EtcdMutex {
   readonly #watches = new Set<DeleteWatch>();
   /** Makes every key this backend puts unique: a key is never reused, even on a new lease. */
   #sequence = 0;
+  /** The last queueing put of each key still in flight (see `#inArrivalOrder`). */
+  readonly #queueing = new Map<string, Promise<void>>();
 
   constructor(driver: EtcdDriver, prefix: string) {
     this.#driver = driver;
@@ -129,7 +131,9 @@ export class EtcdMutex {
       if (round === 10 * CAS_ROUNDS) throw new Error(`could not queue in ${this.queue(claim.key)}`);
       throwIfAborted(signals);
       if (monotonicNow() >= deadline) return { acquired: false };
-      const { session, enqueued } = await this.#enqueue(claim);
+      const { session, enqueued } = await this.#inArrivalOrder(claim.key, () =>
+        this.#enqueue(claim),
+      );
       const { own, first } = enqueued;
       const withdraw = () =>
         session.withdraw('waitAcquire', claim.key, own.key, own.createRevision);
@@ -390,6 +394,27 @@ export class EtcdMutex {
         throw error;
       }
     }
+  }
+
+  /**
+   * Runs the queueing puts of one lock key one after another, in the order the calls came. etcd
+   * applies requests that are in flight together in any order, so waiters of this backend that
+   * arrive together would otherwise get create revisions (their places in the queue) in any
+   * order. Only the put waits for the one before it (one round trip), never the wait behind it.
+   */
+  #inArrivalOrder<T>(key: string, put: () => Promise<T>): Promise<T> {
+    const previous = this.#queueing.get(key);
+    const run = previous ? previous.then(put) : put();
+    // Its own caller gets the put's failure; the next put only needs to know it is over.
+    const over = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#queueing.set(key, over);
+    void over.then(() => {
+      if (this.#queueing.get(key) === over) this.#queueing.delete(key);
+    });
+    return run;
   }
 
   /** Records the grant of our first key and arms its TTL timer. */

@@ -47,13 +47,16 @@ describe.skipIf(!etcd.available || !etcdctl.available)('interop with etcdctl loc
   const heldKey = (proc: ManagedProcess, name: string) =>
     proc.stdoutLines().find((line) => line.startsWith(`${name}/`));
 
-  it('uses exactly the etcdctl key layout: <name>/<lease id in hex>', async () => {
+  it('puts its key directly under the etcdctl prefix: <name>/<lease id in hex>_<sequence>', async () => {
     const name = lockName('layout');
     const lock = await locks().acquire(name);
     const keys = await queue(name);
     expect(keys).toHaveLength(1);
-    expect(keys[0]).toMatch(new RegExp(`^${name}/[0-9a-f]+$`));
-    expect(BigInt(`0x${keys[0]!.slice(name.length + 1)}`)).toBeGreaterThan(0n);
+    expect(keys[0]).toMatch(new RegExp(`^${name}/[0-9a-f]+_[0-9a-f]+$`));
+    // The name starts with the key's lease in hex, as the Go Mutex names its key.
+    const [kv] = (await client.getAll().prefix(`${name}/`).exec()).kvs;
+    const lease = keys[0]!.slice(name.length + 1).split('_')[0];
+    expect(BigInt(`0x${lease}`)).toBe(BigInt(String(kv!.lease)));
     await lock.release();
     expect(await queue(name)).toEqual([]);
   });
