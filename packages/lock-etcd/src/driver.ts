@@ -88,6 +88,16 @@ export interface EtcdDriver {
    * read the oldest lock key of `queue`.
    */
   enqueue(queue: string, key: string, value: string, lease: string): Promise<Enqueued>;
+  /**
+   * `tryAcquire`'s step one, in one transaction: create `key` (value, lease) only if no key at all
+   * is under `queue`, else read the oldest lock key of `queue`. `own` undefined: nothing was put.
+   */
+  enqueueIfFree(
+    queue: string,
+    key: string,
+    value: string,
+    lease: string,
+  ): Promise<{ readonly own: StoredKey | undefined; readonly first: StoredKey | undefined }>;
   /** The newest lock key of `queue` created before `createRevision`, and `key`, in one read. */
   standing(queue: string, key: string, createRevision: bigint): Promise<Standing>;
   /** The oldest lock key of `queue` (the holder), if any. */

@@ -157,6 +157,32 @@ export function createEtcd3Driver(client: EtcdClientLike, requestTimeoutMs: numb
       });
     },
 
+    enqueueIfFree(queue, key, value, lease) {
+      return call(async () => {
+        const response = await client.kv.txn(
+          {
+            // Over a range, a compare holds when it holds for every key in it: for an empty range,
+            // etcd compares against a missing key (create revision 0).
+            compare: [
+              { ...queueRange(queue), target: 'Create', result: 'Equal', create_revision: 0 },
+            ],
+            success: [{ request_put: { key: raw(key), value: Buffer.from(value, 'utf8'), lease } }],
+            failure: [oldestOp(queue)],
+          },
+          options(),
+        );
+        if (!response.succeeded) {
+          const first = await pick(queue, response.responses[0]?.response_range.kvs[0], false);
+          return { own: undefined, first };
+        }
+        const revision = BigInt(response.header.revision);
+        return {
+          own: { key, value, createRevision: revision, modRevision: revision, lease },
+          first: undefined,
+        };
+      });
+    },
+
     standing(queue, key, createRevision) {
       return call(async (): Promise<Standing> => {
         const before = createRevision - 1n;

@@ -23,7 +23,7 @@ import type {
   ReleaseResult,
 } from '@dlock/lock-core';
 import { monotonicNow } from './clock.js';
-import type { DeleteWatch, Enqueued, EtcdDriver, StoredKey } from './driver.js';
+import type { DeleteWatch, EtcdDriver, StoredKey } from './driver.js';
 import { contenderKey, decodeHolder, encodeHolder, heldBy, queuePrefix } from './keys.js';
 import { reportError } from './report-error.js';
 import { type Turn, throwIfAborted, waitForTurn } from './revision-queue.js';
@@ -95,7 +95,11 @@ export class EtcdMutex {
     return queuePrefix(this.#prefix, key);
   }
 
-  /** The Go Mutex's `TryLock`: first in the queue, or take our key out again and refuse. */
+  /**
+   * The Go Mutex's `TryLock`: first in the queue, or refuse. Unlike `TryLock` it puts no key at
+   * all when the queue has one (one transaction either way), so a refused attempt deletes nothing
+   * and wakes no watcher of the lock: watching waiters retrying would otherwise wake one another.
+   */
   async tryAcquire(claim: Claim): Promise<AcquireResult> {
     const held = this.#holds.get(claim.key);
     if (held?.owner === claim.owner) {
@@ -108,11 +112,18 @@ export class EtcdMutex {
         retryAfterMs: Math.max(0, Math.ceil(held.expiresAt - monotonicNow())),
       };
     }
-    const { session, enqueued } = await this.#enqueue(claim);
+    const { session, enqueued } = await this.#enqueue(claim, async (queue, key, value, lease) => {
+      const claimed = await this.#driver.enqueueIfFree(queue, key, value, lease);
+      // Only keys of lock names nested under this one were there: queue as the Go Mutex does.
+      if (!claimed.own && !claimed.first) return this.#driver.enqueue(queue, key, value, lease);
+      return claimed;
+    });
     const { own, first } = enqueued;
-    if (first?.key === own.key) return this.#grant(session, own, claim);
+    if (own && (first === undefined || first.key === own.key)) {
+      return this.#grant(session, own, claim);
+    }
     // Not first: take our key out again at once so it blocks nobody.
-    await session.withdraw('acquire', claim.key, own.key, own.createRevision);
+    if (own) await session.withdraw('acquire', claim.key, own.key, own.createRevision);
     return this.#reenterHolder(first, claim);
   }
 
@@ -132,7 +143,9 @@ export class EtcdMutex {
       throwIfAborted(signals);
       if (monotonicNow() >= deadline) return { acquired: false };
       const { session, enqueued } = await this.#inArrivalOrder(claim.key, () =>
-        this.#enqueue(claim),
+        this.#enqueue(claim, (queue, key, value, lease) =>
+          this.#driver.enqueue(queue, key, value, lease),
+        ),
       );
       const { own, first } = enqueued;
       const withdraw = () =>
@@ -369,11 +382,15 @@ export class EtcdMutex {
   }
 
   /**
-   * Puts a new key of ours in the lock's queue on the session of its TTL. A lease whose guarantee
+   * Puts a new key of ours in the lock's queue on the session of its TTL, with `put` (the
+   * driver's `enqueue`, or `enqueueIfFree` for a `tryAcquire`). A lease whose guarantee
    * would end well before the new lock's TTL gets a keep-alive sent alongside the put (the same
    * round trip), so the grant can be reported for its full TTL.
    */
-  async #enqueue(claim: Claim): Promise<{ session: Session; enqueued: Enqueued }> {
+  async #enqueue<T>(
+    claim: Claim,
+    put: (queue: string, key: string, value: string, lease: string) => Promise<T>,
+  ): Promise<{ session: Session; enqueued: T }> {
     const queue = this.queue(claim.key);
     for (let round = 0; ; round++) {
       const session = await this.#sessions.current(claim.ttl);
@@ -384,7 +401,7 @@ export class EtcdMutex {
       }
       try {
         const value = encodeHolder(claim.owner, 1);
-        return { session, enqueued: await this.#driver.enqueue(queue, own, value, session.id) };
+        return { session, enqueued: await put(queue, own, value, session.id) };
       } catch (error) {
         // etcd expired the lease before the put reached it: the session is lost, queue on a new one.
         if (round === 0 && isLeaseNotFound(error)) {

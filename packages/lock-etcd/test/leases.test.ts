@@ -95,6 +95,34 @@ describe.skipIf(!etcd.available)('leases', () => {
     }
   });
 
+  it('refuses a tryAcquire on a held lock in one transaction that writes and deletes nothing', async () => {
+    const holder = etcdBackend();
+    const { driver, calls } = countingDriver(client as unknown as EtcdClientLike);
+    const other = createEtcdBackend({ driver, prefix });
+    try {
+      const request = { key: 'refused', owner: 'holder', ttlMs: 5_000 };
+      expect((await holder.tryAcquire(request)).acquired).toBe(true);
+      const before = await kvs(request.key);
+      calls.clear();
+      for (let i = 0; i < 3; i++) {
+        expect((await other.tryAcquire({ ...request, owner: 'other' })).acquired).toBe(false);
+      }
+      // No key put and deleted again, so no deletion event wakes the lock's watchers: watching
+      // waiters that retry would otherwise keep waking one another while the lock is held.
+      expect(calls.get('enqueueIfFree')).toBe(3);
+      expect(calls.get('enqueue')).toBeUndefined();
+      expect(calls.get('deleteIfCreateRevision')).toBeUndefined();
+      expect((await kvs(request.key)).map((kv) => kv.mod_revision)).toEqual(
+        before.map((kv) => kv.mod_revision),
+      );
+      expect(await holder.release(request)).toBe('released');
+      expect((await other.tryAcquire({ ...request, owner: 'other' })).acquired).toBe(true);
+      expect(await other.release({ ...request, owner: 'other' })).toBe('released');
+    } finally {
+      await Promise.all([holder.close(), other.close()]);
+    }
+  });
+
   it('deletes the key of a lock left unrenewed within its TTL while its lease neighbour is renewed', async () => {
     const backend = etcdBackend();
     try {
