@@ -102,6 +102,7 @@ class EtcdBackend implements LockBackend {
   }
 
   async extendMany(requests: readonly AcquireRequest[]): Promise<ExtendResult[]> {
+    this.#open();
     const ttls = requests.map((r) => this.#ttl(r.ttlMs));
     return this.#mutex.extendMany(requests, ttls).catch(failed('extendMany', undefined));
   }
