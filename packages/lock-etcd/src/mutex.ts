@@ -129,7 +129,7 @@ export class EtcdMutex {
 
   /**
    * The Go Mutex's `Lock`: queue a key, wait until every older key is gone, and make sure ours
-   * still exists. A timeout, an abort or a failure deletes our key before the call settles.
+   * still exists. A timeout, an abort or a failure deletes our key before this call settles.
    */
   async waitAcquire(claim: WaitingClaim): Promise<AcquireResult> {
     const held = this.#holds.get(claim.key);
