@@ -108,4 +108,19 @@ describe.skipIf(!etcd.available || !etcdctl.available)('interop with etcdctl loc
     await second.release();
     expect(await queue(name)).toEqual([]);
   });
+
+  it('force-releases a lock etcdctl holds, and the next dlock waiter gets it', async () => {
+    const name = lockName('force');
+    const ctl = await etcdctlLock(name);
+    const key = await waitUntil(() => heldKey(ctl, name), { message: 'etcdctl holds' });
+    const a = locks();
+    const waiting = a.acquire(name, { waitTimeoutMs: 30_000 });
+    await waitUntil(async () => (await queue(name)).length === 2, { message: 'dlock queued' });
+    expect(await locks().forceRelease(name)).toBe(true);
+    const lock = await waiting;
+    expect(await queue(name)).not.toContain(key);
+    await lock.release();
+    await ctl.stop('SIGTERM');
+    expect(await queue(name)).toEqual([]);
+  });
 });
