@@ -142,11 +142,13 @@ export class EtcdMutex {
       if (round === 10 * CAS_ROUNDS) throw new Error(`could not queue in ${this.queue(claim.key)}`);
       throwIfAborted(signals);
       if (monotonicNow() >= deadline) return { acquired: false };
-      const { session, enqueued } = await this.#inArrivalOrder(claim.key, () =>
-        this.#enqueue(claim, (queue, key, value, lease) =>
+      const { session, enqueued } = await this.#inArrivalOrder(claim.key, () => {
+        // Aborted while the puts before it went out: it has put nothing yet, so nothing to undo.
+        throwIfAborted(signals);
+        return this.#enqueue(claim, (queue, key, value, lease) =>
           this.#driver.enqueue(queue, key, value, lease),
-        ),
-      );
+        );
+      });
       const { own, first } = enqueued;
       const withdraw = () =>
         session.withdraw('waitAcquire', claim.key, own.key, own.createRevision);
