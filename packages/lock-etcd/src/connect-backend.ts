@@ -6,9 +6,10 @@ import {
   tlsSettings,
   urlSettings,
 } from '@dlock/lock-core';
-import type { EtcdClientLike } from './client-types.js';
+import type { EtcdClientLike } from './driver.js';
 import { createEtcdBackend } from './etcd-backend.js';
-import type { EtcdBackendOptions } from './options.js';
+import { createEtcd3Driver } from './etcd3-driver.js';
+import { type EtcdBackendOptions, resolveOptions } from './options.js';
 import { probeTls } from './probe-tls.js';
 
 type BackendSettings = Omit<EtcdBackendOptions, 'client'>;
@@ -102,10 +103,12 @@ export async function connectBackend(
       : {}),
   });
   try {
-    return createEtcdBackend(
-      { ...settings, client: client as unknown as EtcdClientLike },
-      async () => client.close(),
-    );
+    const resolved = resolveOptions({ ...settings, client: client as unknown as EtcdClientLike });
+    return createEtcdBackend({
+      driver: createEtcd3Driver(resolved.client, resolved.requestTimeoutMs),
+      prefix: resolved.prefix,
+      onClose: async () => client.close(),
+    });
   } catch (error) {
     client.close();
     throw error;

@@ -1,8 +1,20 @@
 /**
- * The small internal interface between the lock algorithm and the etcd driver. Everything the
- * backend needs from etcd is here, as a handful of single-round-trip operations, so that the
- * etcd3 package can be swapped for another driver without touching the algorithm.
+ * The driver seam: the structural type of the user's etcd3 client, and the small interface
+ * between the Mutex and etcd. Everything the adapter needs from etcd is here, as a handful of
+ * single-round-trip operations, so that etcd3 could be swapped for another driver without
+ * touching the algorithm. Drivers reject with their own errors; the backend wraps them into
+ * `LockBackendError` named after the SPI operation that failed.
  */
+import type { Namespace } from 'etcd3';
+
+/**
+ * An etcd3 `Etcd3` client or a `client.namespace(…)` of one: the parts the adapter uses, typed
+ * from etcd3's own declarations so that the package never imports etcd3 at runtime.
+ */
+export type EtcdClientLike = Pick<Namespace, 'kv' | 'leaseClient' | 'lease' | 'watch'> & {
+  /** The namespace prefix: empty for a plain `Etcd3` client. */
+  readonly prefix?: Buffer;
+};
 
 /** One key as etcd stored it, with the revisions that order the wait queue. */
 export interface StoredKey {
@@ -26,14 +38,10 @@ export interface GrantedLease {
 
 /** The result of the Mutex's first transaction. */
 export interface Enqueued {
-  /** Our own key as stored after the transaction. */
+  /** Our new key as stored by the transaction: its create revision is our place in the queue. */
   readonly own: StoredKey;
-  /** Whether this transaction created `own` (it did not exist before). */
-  readonly created: boolean;
-  /** The oldest lock key of the queue: the holder. */
+  /** The oldest lock key of the queue: the holder (ours when we are first). */
   readonly first: StoredKey | undefined;
-  /** Store revision the transaction ran at. */
-  readonly revision: bigint;
 }
 
 /** Where a queued key stands, read at one store revision. */
@@ -51,7 +59,7 @@ export interface Standing {
 }
 
 export interface DeleteWatch {
-  /** Stops watching. Idempotent. */
+  /** Stops watching. Idempotent; never rejects. */
   close(): Promise<void>;
 }
 
@@ -76,10 +84,20 @@ export interface EtcdDriver {
   /** Ends the keep-alive stream (pending keep-alives reject). */
   closeLeases(): void;
   /**
-   * Mutex step one, in one transaction: put `key` (value, lease) unless it exists, then read it
-   * and the oldest lock key of `queue`.
+   * Mutex step one, in one transaction: create `key` (value, lease), which must not exist, and
+   * read the oldest lock key of `queue`.
    */
   enqueue(queue: string, key: string, value: string, lease: string): Promise<Enqueued>;
+  /**
+   * `tryAcquire`'s step one, in one transaction: create `key` (value, lease) only if no key at all
+   * is under `queue`, else read the oldest lock key of `queue`. `own` undefined: nothing was put.
+   */
+  enqueueIfFree(
+    queue: string,
+    key: string,
+    value: string,
+    lease: string,
+  ): Promise<{ readonly own: StoredKey | undefined; readonly first: StoredKey | undefined }>;
   /** The newest lock key of `queue` created before `createRevision`, and `key`, in one read. */
   standing(queue: string, key: string, createRevision: bigint): Promise<Standing>;
   /** The oldest lock key of `queue` (the holder), if any. */

@@ -3,15 +3,32 @@
  * every keep-alive on one shared LeaseKeepAlive stream, and etcd3's `WatchBuilder` for deletions
  * (etcd3 resubscribes watchers after a reconnect and replays from the last revision it saw).
  */
-import { LockBackendError } from '@dlock/lock-core';
 import type { IKeyValue, IRangeRequest, IRequestOp } from 'etcd3';
-import type { EtcdClientLike } from './client-types.js';
-import type { Enqueued, EtcdDriver, Standing, StoredKey } from './driver.js';
+import type {
+  DeleteWatch,
+  Enqueued,
+  EtcdClientLike,
+  EtcdDriver,
+  Standing,
+  StoredKey,
+  WatchHandlers,
+} from './driver.js';
 import { KeepAliveChannel } from './etcd3-lease.js';
-import { watchDeletes } from './etcd3-watch.js';
 import { isContender, prefixRangeEnd } from './keys.js';
+import { reportError } from './report-error.js';
 
-const NAME = 'etcd';
+/** A connection failure as gRPC and etcd3 word it (the message names the cause and endpoint). */
+const CONNECTION_FAILURE =
+  /UNAVAILABLE|No connection established|ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT/;
+
+/** etcd3's circuit breaker refused to call: it names no cause, only that earlier calls failed. */
+function isBrokenCircuit(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    ((error as { isBrokenCircuitError?: unknown }).isBrokenCircuitError === true ||
+      /circuit breaker is open/.test(error.message))
+  );
+}
 /** Reads per transaction: well under etcd's default --max-txn-ops of 128. */
 const TXN_OPS = 100;
 
@@ -29,11 +46,29 @@ export function createEtcd3Driver(client: EtcdClientLike, requestTimeoutMs: numb
     lease: String(kv.lease ?? '0'),
   });
 
-  async function call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * The last connection failure a call saw. etcd3 opens its circuit breaker after three failed
+   * attempts and then refuses every call for 5 s with "circuit breaker is open", which hides why:
+   * such a refusal is reported as the failure that opened it (ECONNREFUSED and the endpoint).
+   */
+  let unreachable: Error | undefined;
+
+  async function call<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      return await fn();
+      const result = await fn();
+      unreachable = undefined;
+      return result;
     } catch (error) {
-      throw new LockBackendError(NAME, operation, error);
+      if (isBrokenCircuit(error)) {
+        throw new Error(
+          unreachable
+            ? `etcd is unreachable: ${unreachable.message}`
+            : 'etcd is unreachable: etcd3 refuses calls for a few seconds after repeated connection failures',
+          { cause: unreachable ?? error },
+        );
+      }
+      if (error instanceof Error && CONNECTION_FAILURE.test(error.message)) unreachable = error;
+      throw error;
     }
   }
 
@@ -78,18 +113,18 @@ export function createEtcd3Driver(client: EtcdClientLike, requestTimeoutMs: numb
 
   return {
     grantLease(ttlSeconds) {
-      return call('lease grant', async () => {
+      return call(async () => {
         const response = await client.leaseClient.leaseGrant({ TTL: ttlSeconds }, options());
         return { id: String(response.ID), ttlSeconds: Number(response.TTL) };
       });
     },
 
     keepAlive(lease) {
-      return call('lease keep-alive', () => keepAlives.keepAlive(lease));
+      return call(() => keepAlives.keepAlive(lease));
     },
 
     revokeLease(lease) {
-      return call('lease revoke', async () => {
+      return call(async () => {
         await client.leaseClient.leaseRevoke({ ID: lease }, options());
       });
     },
@@ -99,36 +134,57 @@ export function createEtcd3Driver(client: EtcdClientLike, requestTimeoutMs: numb
     },
 
     enqueue(queue, key, value, lease) {
-      return call('acquire', async (): Promise<Enqueued> => {
+      return call(async (): Promise<Enqueued> => {
         const own = raw(key);
         const response = await client.kv.txn(
           {
             compare: [{ key: own, target: 'Create', result: 'Equal', create_revision: 0 }],
             success: [
               { request_put: { key: own, value: Buffer.from(value, 'utf8'), lease } },
-              { request_range: { key: own } },
               oldestOp(queue),
             ],
-            failure: [{ request_range: { key: own } }, oldestOp(queue)],
           },
           options(),
         );
-        const ranges = response.responses
-          .filter((r) => r.response_range)
-          .map((r) => r.response_range.kvs);
-        const ownKv = ranges[0]?.[0];
-        if (!ownKv) throw new Error(`etcd returned no key after putting ${key}`);
+        // Keys are never reused, so this is a driver bug or a foreign write under our name.
+        if (!response.succeeded) throw new Error(`etcd already has a key ${key}`);
+        // The transaction's revision is the one its put created the key at.
+        const revision = BigInt(response.header.revision);
         return {
-          own: stored(ownKv),
-          created: response.succeeded,
-          first: await pick(queue, ranges[1]?.[0], false),
-          revision: BigInt(response.header.revision),
+          own: { key, value, createRevision: revision, modRevision: revision, lease },
+          first: await pick(queue, response.responses[1]?.response_range.kvs[0], false),
+        };
+      });
+    },
+
+    enqueueIfFree(queue, key, value, lease) {
+      return call(async () => {
+        const response = await client.kv.txn(
+          {
+            // Over a range, a compare holds when it holds for every key in it: for an empty range,
+            // etcd compares against a missing key (create revision 0).
+            compare: [
+              { ...queueRange(queue), target: 'Create', result: 'Equal', create_revision: 0 },
+            ],
+            success: [{ request_put: { key: raw(key), value: Buffer.from(value, 'utf8'), lease } }],
+            failure: [oldestOp(queue)],
+          },
+          options(),
+        );
+        if (!response.succeeded) {
+          const first = await pick(queue, response.responses[0]?.response_range.kvs[0], false);
+          return { own: undefined, first };
+        }
+        const revision = BigInt(response.header.revision);
+        return {
+          own: { key, value, createRevision: revision, modRevision: revision, lease },
+          first: undefined,
         };
       });
     },
 
     standing(queue, key, createRevision) {
-      return call('wait', async (): Promise<Standing> => {
+      return call(async (): Promise<Standing> => {
         const before = createRevision - 1n;
         const response = await client.kv.txn(
           {
@@ -165,14 +221,14 @@ export function createEtcd3Driver(client: EtcdClientLike, requestTimeoutMs: numb
     },
 
     oldest(queue) {
-      return call('inspect', async () => {
+      return call(async () => {
         const response = await client.kv.range(oldestOp(queue).request_range!, options());
         return pick(queue, response.kvs[0], false);
       });
     },
 
     getMany(keys) {
-      return call('read', async () => {
+      return call(async () => {
         // etcd caps the operations of one transaction (--max-txn-ops, 128 by default).
         const chunks: string[][] = [];
         for (let i = 0; i < keys.length; i += TXN_OPS) chunks.push(keys.slice(i, i + TXN_OPS));
@@ -194,7 +250,7 @@ export function createEtcd3Driver(client: EtcdClientLike, requestTimeoutMs: numb
     },
 
     putIfModRevision(key, modRevision, value, lease) {
-      return call('update', async () => {
+      return call(async () => {
         const response = await client.kv.txn(
           {
             compare: [
@@ -217,7 +273,7 @@ export function createEtcd3Driver(client: EtcdClientLike, requestTimeoutMs: numb
     },
 
     deleteIfModRevision(key, modRevision) {
-      return call('release', async () => {
+      return call(async () => {
         const response = await client.kv.txn(
           {
             compare: [
@@ -232,7 +288,7 @@ export function createEtcd3Driver(client: EtcdClientLike, requestTimeoutMs: numb
     },
 
     deleteIfCreateRevision(key, createRevision) {
-      return call('release', async () => {
+      return call(async () => {
         const response = await client.kv.txn(
           {
             compare: [
@@ -252,7 +308,7 @@ export function createEtcd3Driver(client: EtcdClientLike, requestTimeoutMs: numb
     },
 
     leaseRemainingMs(lease) {
-      return call('inspect', async () => {
+      return call(async () => {
         if (lease === '0') return undefined;
         const response = await client.leaseClient.leaseTimeToLive({ ID: lease }, options());
         const ttl = Number(response.TTL);
@@ -261,7 +317,48 @@ export function createEtcd3Driver(client: EtcdClientLike, requestTimeoutMs: numb
     },
 
     watchDeletes(target, fromRevision, handlers) {
-      return call('watch', () => watchDeletes(client, target, fromRevision, handlers));
+      return call(() => watchDeletes(client, target, fromRevision, handlers));
+    },
+  };
+}
+
+/**
+ * Deletions of one key or under a prefix, on etcd3's `WatchBuilder` (which resubscribes after a
+ * reconnect and replays from the last revision it saw); a reconnect or a stream error tells the
+ * caller to re-read, since events may have been missed.
+ */
+async function watchDeletes(
+  client: EtcdClientLike,
+  target: { readonly key: string } | { readonly prefix: string },
+  fromRevision: bigint | undefined,
+  handlers: WatchHandlers,
+): Promise<DeleteWatch> {
+  let builder = client.watch();
+  builder = 'key' in target ? builder.key(target.key) : builder.prefix(target.prefix);
+  builder = builder.only('delete');
+  if (fromRevision !== undefined) builder = builder.startRevision(String(fromRevision));
+  const watcher = await builder.create();
+  let disconnected = false;
+  watcher.on('delete', () => handlers.onDelete());
+  watcher.on('disconnected', () => {
+    disconnected = true;
+  });
+  watcher.on('connected', () => {
+    if (!disconnected) return;
+    disconnected = false;
+    handlers.onResync();
+  });
+  // A non-recoverable watch error (a compacted start revision, a permission change): the stream is
+  // gone, so the caller must re-read rather than wait for an event that will not come.
+  watcher.on('error', () => handlers.onResync());
+  let closing: Promise<void> | undefined;
+  return {
+    close() {
+      // A cancel that fails leaves a watch etcd3 drops with its stream: nothing to undo.
+      closing ??= watcher
+        .cancel()
+        .catch((error: unknown) => reportError('watch', undefined, error));
+      return closing;
     },
   };
 }

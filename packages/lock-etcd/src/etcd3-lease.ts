@@ -1,7 +1,7 @@
-import type { EtcdClientLike } from './client-types.js';
+import type { EtcdClientLike } from './driver.js';
 
 /** What the driver needs of etcd's LeaseKeepAlive bidirectional stream. */
-interface KeepAliveStream {
+interface KeepAliveStreamLike {
   write(request: { ID: string }): unknown;
   end(): unknown;
   on(event: 'data', listener: (response: { ID: string; TTL: string }) => void): unknown;
@@ -21,14 +21,17 @@ interface Pending {
  * it, and the next keep-alive opens a fresh one.
  */
 export class KeepAliveChannel {
-  #stream: Promise<KeepAliveStream> | undefined;
+  #stream: Promise<KeepAliveStreamLike> | undefined;
   readonly #pending = new Map<string, Pending[]>();
   #closed = false;
 
-  constructor(
-    private readonly client: EtcdClientLike,
-    private readonly requestTimeoutMs: number,
-  ) {}
+  readonly #client: EtcdClientLike;
+  readonly #requestTimeoutMs: number;
+
+  constructor(client: EtcdClientLike, requestTimeoutMs: number) {
+    this.#client = client;
+    this.#requestTimeoutMs = requestTimeoutMs;
+  }
 
   keepAlive(lease: string): Promise<number> {
     if (this.#closed) return Promise.reject(new Error('the keep-alive stream is closed'));
@@ -50,10 +53,10 @@ export class KeepAliveChannel {
       const timer = setTimeout(() => {
         const index = queue?.indexOf(entry) ?? -1;
         if (index !== -1) queue!.splice(index, 1);
-        const cause = new Error(`lease keep-alive timed out after ${this.requestTimeoutMs} ms`);
+        const cause = new Error(`lease keep-alive timed out after ${this.#requestTimeoutMs} ms`);
         entry.reject(cause);
         this.#drop(opening, cause);
-      }, this.requestTimeoutMs);
+      }, this.#requestTimeoutMs);
       timer.unref();
       opening.then(
         (stream) => {
@@ -76,10 +79,10 @@ export class KeepAliveChannel {
     if (this.#stream) this.#drop(this.#stream, new Error('the keep-alive stream is closed'));
   }
 
-  #open(): Promise<KeepAliveStream> {
+  #open(): Promise<KeepAliveStreamLike> {
     if (this.#stream) return this.#stream;
-    const opening = (this.client.leaseClient.leaseKeepAlive() as Promise<unknown>).then((raw) => {
-      const stream = raw as KeepAliveStream;
+    const opening = (this.#client.leaseClient.leaseKeepAlive() as Promise<unknown>).then((raw) => {
+      const stream = raw as KeepAliveStreamLike;
       stream.on('data', (response) => {
         const id = String(response.ID);
         const queue = this.#pending.get(id);
@@ -93,6 +96,8 @@ export class KeepAliveChannel {
       return stream;
     });
     this.#stream = opening;
+    // The failure reaches every keep-alive waiting for the stream; here it only lets the next
+    // keep-alive open a new one.
     opening.catch(() => {
       if (this.#stream === opening) this.#stream = undefined;
     });
@@ -100,15 +105,16 @@ export class KeepAliveChannel {
   }
 
   /** Forgets the stream, ends it and rejects everything waiting on it. */
-  #drop(stream: Promise<KeepAliveStream>, cause: unknown): void {
+  #drop(stream: Promise<KeepAliveStreamLike>, cause: unknown): void {
     if (this.#stream !== stream) return;
     this.#stream = undefined;
     const waiting = [...this.#pending.values()].flat();
     this.#pending.clear();
     for (const p of waiting) p.reject(cause);
+    // A stream that never opened has nothing to end (its failure reached every keep-alive).
     stream.then(
       (s) => s.end(),
-      () => {},
+      () => undefined,
     );
   }
 }

@@ -1,11 +1,15 @@
 /**
- * Key layout, identical to etcd's `concurrency.Mutex` (and so to `etcdctl lock`):
+ * What dlock writes in etcd: key names identical in shape to etcd's `concurrency.Mutex` (and so
+ * to `etcdctl lock`), and the value each contender key stores.
  *
- *   `${prefix}${key}/${leaseIdHex}`
+ *   `${prefix}${key}/${leaseIdHex}_${n}`    value: {"owner":"<client id>#<secret>","count":1}
  *
- * Every contender (holder and waiters) has one key under the lock's queue prefix
- * `${prefix}${key}/`, named after its session lease in lowercase hex. The oldest key (lowest
- * create revision) holds the lock; each waiter watches the key created just before its own.
+ * Every contender (the holder and each waiter) has its own key directly under the lock's queue
+ * prefix `${prefix}${key}/`, put with its session's lease: the lease in lowercase hex (as the Go
+ * Mutex names its key) and a number the backend never reuses, so that two acquisitions of one
+ * backend never share a key. The oldest key (lowest create revision) holds the lock; each waiter
+ * watches the key created just before its own. The Go Mutex and `etcdctl lock` compare only create
+ * revisions under the prefix, so their keys (`${leaseIdHex}`) and ours queue together.
  */
 
 /** The queue prefix of a lock. */
@@ -13,9 +17,9 @@ export function queuePrefix(prefix: string, key: string): string {
   return `${prefix}${key}/`;
 }
 
-/** A contender's key: what etcd's Mutex writes for the session with lease `leaseId`. */
-export function contenderKey(queue: string, leaseId: string): string {
-  return `${queue}${leaseHex(leaseId)}`;
+/** A contender's key: the session lease in hex (as the Go Mutex writes it) and a sequence number. */
+export function contenderKey(queue: string, leaseId: string, sequence: number): string {
+  return `${queue}${leaseHex(leaseId)}_${sequence.toString(16)}`;
 }
 
 /** etcd prints lease ids as `%x` of the int64: lowercase hex, no padding. */
@@ -23,14 +27,17 @@ export function leaseHex(leaseId: string): string {
   return BigInt(leaseId).toString(16);
 }
 
-const HEX = /^[0-9a-f]+$/;
+/** Ours (`<hex>_<hex>`) or another Mutex user's (`<hex>`). */
+const CONTENDER = /^[0-9a-f]+(?:_[0-9a-f]+)?$/;
 
 /**
  * Whether `key` is a contender directly in `queue`. A plain prefix range over `orders/` also
  * returns the keys of a lock named `orders/42` (`orders/42/<hex>`); those are not ours to order by.
  */
 export function isContender(queue: string, key: string): boolean {
-  return key.length > queue.length && key.startsWith(queue) && HEX.test(key.slice(queue.length));
+  return (
+    key.length > queue.length && key.startsWith(queue) && CONTENDER.test(key.slice(queue.length))
+  );
 }
 
 /** The first byte string after every key starting with `prefix` (etcd's GetPrefixRangeEnd). */
@@ -44,4 +51,41 @@ export function prefixRangeEnd(prefix: Buffer): Buffer {
   }
   // All 0xff (or empty): the range runs to the end of the keyspace.
   return Buffer.from([0]);
+}
+
+/** What a contender key stores: the owner token and its hold count. */
+export interface HolderValue {
+  readonly owner: string;
+  readonly count: number;
+  /** Written by another etcd Mutex user, not by dlock: never matches an owner token. */
+  readonly foreign: boolean;
+}
+
+/** JSON, so that an operator reading etcd sees who holds what. */
+export function encodeHolder(owner: string, count: number): string {
+  return JSON.stringify({ owner, count });
+}
+
+/**
+ * Keys written by other Mutex users (`etcdctl lock` stores an empty value) decode as a foreign
+ * holder named after its lease, whose owner matches no dlock owner token.
+ */
+export function decodeHolder(value: string, lease: string): HolderValue {
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (typeof parsed === 'object' && parsed !== null) {
+      const { owner, count } = parsed as { owner?: unknown; count?: unknown };
+      if (typeof owner === 'string' && owner !== '' && Number.isSafeInteger(count)) {
+        if ((count as number) >= 1) return { owner, count: count as number, foreign: false };
+      }
+    }
+  } catch {
+    // not ours
+  }
+  return { owner: `etcd-lease:${lease === '0' ? '0' : leaseHex(lease)}`, count: 1, foreign: true };
+}
+
+/** Whether the stored holder is `owner` (never true for a foreign holder). */
+export function heldBy(holder: HolderValue, owner: string): boolean {
+  return !holder.foreign && holder.owner === owner;
 }

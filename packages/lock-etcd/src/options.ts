@@ -1,5 +1,5 @@
 import { LockArgumentError } from '@dlock/lock-core';
-import type { EtcdClientLike } from './client-types.js';
+import type { EtcdClientLike } from './driver.js';
 
 export interface EtcdBackendOptions {
   /**

@@ -1,6 +1,14 @@
 import { channels } from '@dlock/lock-core';
 
-/** A best-effort step failed with nobody to tell: publish it on `dlock:error` (`{ where, error }`). */
-export function reportError(where: string, error: unknown): void {
-  if (channels.error.hasSubscribers) channels.error.publish({ where: `etcd ${where}`, error });
+/**
+ * A best-effort step failed with nobody to tell: publish it on `dlock:error` with the SPI
+ * operation it belongs to and the lock key, when there is one (`{ where, key?, error }`).
+ */
+export function reportError(operation: string, key: string | undefined, error: unknown): void {
+  if (!channels.error.hasSubscribers) return;
+  channels.error.publish({
+    where: `etcd ${operation}`,
+    ...(key === undefined ? {} : { key }),
+    error,
+  });
 }

@@ -1,8 +1,10 @@
 /**
- * The waiting half of etcd's Mutex: with our key queued at `revision`, wait until no contender
- * created before it remains, watching only the newest older key (so a release wakes one waiter),
- * and re-reading after every event, at least every few seconds, and after etcd failures.
+ * The waiting half of etcd's Mutex (`waitDeletes` in the Go client's key.go): with our key queued
+ * at create revision R, wait until no contender created before R remains, watching only the
+ * newest older key (so a release wakes one waiter), and re-reading after every event, at least
+ * every few seconds, and after etcd failures.
  */
+import { monotonicNow } from './clock.js';
 import type { DeleteWatch, EtcdDriver, StoredKey } from './driver.js';
 import type { Session } from './session.js';
 
@@ -23,6 +25,8 @@ export interface QueueContext {
 }
 
 export interface Waiting {
+  /** The lock key, for reports. */
+  readonly key: string;
   readonly queue: string;
   /** Our contender key and its create revision. */
   readonly own: string;
@@ -64,7 +68,7 @@ export async function waitForTurn(
         woke === 'deleted' &&
         standing.olderKeys === 1 &&
         !w.session.lost &&
-        w.session.guaranteedUntil - performance.now() > CONFIRMED_MS
+        w.session.guaranteedUntil - monotonicNow() > CONFIRMED_MS
       ) {
         return { turn: 'first', own: standing.own };
       }
@@ -73,8 +77,8 @@ export async function waitForTurn(
       // etcd unreachable for a moment (a leader election, a member going away): our key keeps
       // our place while the session lives, so re-read shortly instead of giving up the wait.
       // If the outage outlasts the lease, the session is lost and the caller queues again.
-      failingSince ??= performance.now();
-      if (performance.now() - failingSince > w.session.ttlMs) throw error;
+      failingSince ??= monotonicNow();
+      if (monotonicNow() - failingSince > w.session.ttlMs) throw error;
       woke = await pause(ctx, w, undefined, RETRY_MS);
     }
     if (woke === 'timeout' || woke === 'session-lost') return { turn: woke };
@@ -100,7 +104,7 @@ async function pause(
   const onAbort = (event: Event): void => fail((event.target as AbortSignal).reason);
   for (const signal of w.signals) signal.addEventListener('abort', onAbort, { once: true });
   const stopLost = w.session.whenLost(() => wake('session-lost'));
-  const remaining = w.deadline - performance.now();
+  const remaining = w.deadline - monotonicNow();
   const timer = setTimeout(
     () => wake(remaining <= maxWaitMs ? 'timeout' : 'changed'),
     Math.max(0, Math.min(remaining, maxWaitMs)),
@@ -131,7 +135,9 @@ async function pause(
       // The wait ended before the watch was confirmed: close it once it is.
       watching?.then(
         (late) => late.close(),
-        () => {},
+        // A watch that failed before the wait ended failed the wait (the race above); one that
+        // fails after it ended was needed by nobody.
+        () => undefined,
       );
     }
   }

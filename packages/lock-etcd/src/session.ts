@@ -1,9 +1,23 @@
-import { LockBackendError } from '@dlock/lock-core';
+/**
+ * Sessions, as in etcd's `concurrency/session.go`: a session is one lease, and every key the
+ * Mutex puts goes on the session of its lock's TTL. Unlike the Go session, nothing renews the
+ * lease on a timer for the locks: a renewal (`extend`, the watchdog's `extendMany`) sends one
+ * keep-alive for every lock on it, so a process that dies or freezes stops renewing and etcd
+ * deletes its keys within the TTL. Only while a waiter is queued on it is it kept alive in the
+ * background (every third of its TTL), since a waiter may wait longer than a TTL and must keep
+ * its place while its process lives. All keep-alives of a backend share one stream (the driver's).
+ *
+ * A session is lost when etcd reports the lease gone, or when its guarantee (the send time of the
+ * last answered keep-alive plus the TTL) passes without a renewal: etcd may have deleted its keys
+ * by then, so nothing on it may be trusted any more, and the pool opens a new one for later keys.
+ */
+import { LockClosedError } from '@dlock/lock-core';
+import { monotonicNow } from './clock.js';
 import type { EtcdDriver, GrantedLease } from './driver.js';
 import { leaseHex } from './keys.js';
 import { reportError } from './report-error.js';
 
-/** Retry a failed background keep-alive this soon. */
+/** Retry a failed background keep-alive, or a failed delete of a key that must go, this soon. */
 const RETRY_MS = 250;
 /**
  * A renewal reuses a keep-alive sent at most this fraction of the TTL before it started (one
@@ -11,23 +25,18 @@ const RETRY_MS = 250;
  * several concurrent batches, and they then share one keep-alive per lease.
  */
 const REUSE_FRACTION = 1 / 20;
-
 /**
- * One etcd lease and the keys on it: the locks and queued waiters of one TTL class of a backend.
- * The lease has the lock TTL as its own, and nothing renews it on a timer for the locks: a
- * renewal (`extend`, the watchdog's `extendMany`) sends one keep-alive for all of them, so a
- * process that dies or freezes stops renewing, and etcd deletes its keys within the TTL. Only
- * while a waiter is queued on it is it kept alive in the background (every third of its TTL),
- * since a waiter may wait longer than a TTL and must keep its place while its process lives.
- *
- * The session is lost when etcd reports the lease gone, or when its guarantee (the send time of
- * the last answered keep-alive plus the TTL) passes without a renewal: etcd may have deleted its
- * keys by then, so nothing on it may be trusted any more.
+ * A session about to lapse is renewed before new keys go on it; below this, a keep-alive sent
+ * alongside the key's put could arrive after etcd expired the lease.
  */
+const FRESH_MS = 500;
+
 export class Session {
   readonly id: string;
   /** The TTL etcd granted, in milliseconds (etcd raises a TTL below its minimum). */
   readonly ttlMs: number;
+  readonly #driver: EtcdDriver;
+  readonly #onLost: (session: Session) => void;
   #guaranteedUntil: number;
   /** Send time of the last answered keep-alive (or of the grant). */
   #lastSent: number;
@@ -37,13 +46,17 @@ export class Session {
   #lapse: NodeJS.Timeout | undefined;
   #lost = false;
   readonly #listeners = new Set<() => void>();
+  /** Retries of keys that must go (see `withdraw`). */
+  readonly #retries = new Set<NodeJS.Timeout>();
 
   constructor(
-    private readonly driver: EtcdDriver,
+    driver: EtcdDriver,
     granted: GrantedLease,
     grantSentAt: number,
-    private readonly onLost: (session: Session, cause: unknown) => void,
+    onLost: (session: Session) => void,
   ) {
+    this.#driver = driver;
+    this.#onLost = onLost;
     this.id = granted.id;
     this.ttlMs = granted.ttlSeconds * 1000;
     this.#lastSent = grantSentAt;
@@ -73,18 +86,18 @@ export class Session {
    * `guaranteedUntil` is at least that send time plus the TTL. Rejects if it could not be sent or
    * answered; marks the session lost (and rejects) when etcd reports the lease gone.
    */
-  refresh(notBefore = performance.now()): Promise<void> {
+  refresh(notBefore = monotonicNow()): Promise<void> {
     if (this.#lost) return Promise.reject(this.#lostError());
     const reuseFrom = notBefore - this.ttlMs * REUSE_FRACTION;
     if (this.#inflight && this.#inflight.sent >= reuseFrom) return this.#inflight.done;
     if (this.#lastSent >= reuseFrom) return Promise.resolve();
-    const sent = performance.now();
-    const done: Promise<void> = this.driver.keepAlive(this.id).then(
+    const sent = monotonicNow();
+    const done: Promise<void> = this.#driver.keepAlive(this.id).then(
       (ttlSeconds) => {
         if (this.#inflight?.done === done) this.#inflight = undefined;
         if (ttlSeconds <= 0) {
           const error = this.#lostError();
-          this.markLost(error);
+          this.markLost();
           throw error;
         }
         this.#acknowledged(sent, ttlSeconds * 1000);
@@ -111,11 +124,37 @@ export class Session {
     };
   }
 
-  markLost(cause: unknown): void {
+  /**
+   * Deletes one of our keys that must go (a withdrawn waiter, a refused attempt, an expired or
+   * abandoned hold), only that incarnation, retrying in the background until it is gone or the
+   * session is: a key left behind on a live session would block its queue until the session
+   * ends. Resolves after the first attempt; never rejects.
+   */
+  async withdraw(
+    operation: string,
+    lockKey: string,
+    key: string,
+    createRevision: bigint,
+  ): Promise<void> {
+    try {
+      await this.#driver.deleteIfCreateRevision(key, createRevision);
+    } catch (error) {
+      if (this.#lost) return;
+      reportError(operation, lockKey, error);
+      const timer = setTimeout(() => {
+        this.#retries.delete(timer);
+        void this.withdraw(operation, lockKey, key, createRevision);
+      }, RETRY_MS);
+      timer.unref();
+      this.#retries.add(timer);
+    }
+  }
+
+  markLost(): void {
     if (this.#lost) return;
     this.#lost = true;
     this.#stopTimers();
-    this.onLost(this, cause);
+    this.#onLost(this);
     for (const listener of [...this.#listeners]) listener();
     this.#listeners.clear();
   }
@@ -130,17 +169,18 @@ export class Session {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Revokes the lease (etcd deletes every key on it) and stops its timers. */
-  revoke(): Promise<void> {
-    this.#stopTimers();
+  /** Ends the session: revokes the lease (etcd deletes every key on it) unless it was lost. */
+  async end(): Promise<void> {
+    const wasLost = this.#lost;
     this.#lost = true;
-    return this.driver.revokeLease(this.id);
-  }
-
-  /** Stops the timers without revoking: the lease expires on its own. */
-  close(): void {
     this.#stopTimers();
-    this.#lost = true;
+    if (wasLost) return;
+    try {
+      await this.#driver.revokeLease(this.id);
+    } catch (error) {
+      // Nothing renews it any more: it expires on its own within its TTL.
+      if (!isLeaseNotFound(error)) reportError('close', undefined, error);
+    }
   }
 
   #acknowledged(sent: number, ttlMs: number): void {
@@ -157,31 +197,31 @@ export class Session {
     this.#lapse = setTimeout(
       () => {
         this.#lapse = undefined;
-        if (performance.now() < this.#guaranteedUntil) {
+        if (monotonicNow() < this.#guaranteedUntil) {
           this.#armLapse();
           return;
         }
-        this.markLost(new Error(`lease ${leaseHex(this.id)} was not renewed within its TTL`));
+        this.markLost();
         // etcd may not have expired it yet (an answer only late): end it now, so that no key of
         // ours outlives what we believe we hold. Otherwise it expires on its own within moments.
-        this.driver.revokeLease(this.id).catch((error: unknown) => {
-          if (!isLeaseNotFound(error)) reportError('revoking a lapsed lease', error);
+        this.#driver.revokeLease(this.id).catch((error: unknown) => {
+          if (!isLeaseNotFound(error)) reportError('extend', undefined, error);
         });
       },
-      Math.max(0, this.#guaranteedUntil - performance.now()),
+      Math.max(0, this.#guaranteedUntil - monotonicNow()),
     );
     this.#lapse.unref();
   }
 
   #scheduleBeat(delayMs?: number): void {
     if (this.#waiters === 0 || this.#lost || this.#beat !== undefined) return;
-    const due = delayMs ?? this.#lastSent + this.ttlMs / 3 - performance.now();
+    const due = delayMs ?? this.#lastSent + this.ttlMs / 3 - monotonicNow();
     this.#beat = setTimeout(
       () => {
         this.#beat = undefined;
         if (this.#waiters === 0 || this.#lost) return;
         // A renewal in the meantime moved the next beat on.
-        if (delayMs === undefined && performance.now() < this.#lastSent + this.ttlMs / 3 - 1) {
+        if (delayMs === undefined && monotonicNow() < this.#lastSent + this.ttlMs / 3 - 1) {
           this.#scheduleBeat();
           return;
         }
@@ -189,7 +229,7 @@ export class Session {
           () => this.#scheduleBeat(),
           (error: unknown) => {
             if (this.#lost) return;
-            reportError('waiter lease keep-alive', error);
+            reportError('waitAcquire', undefined, error);
             this.#scheduleBeat(RETRY_MS);
           },
         );
@@ -208,14 +248,95 @@ export class Session {
     this.#stopBeat();
     if (this.#lapse !== undefined) clearTimeout(this.#lapse);
     this.#lapse = undefined;
+    for (const timer of this.#retries) clearTimeout(timer);
+    this.#retries.clear();
   }
 
-  #lostError(): LockBackendError {
-    return new LockBackendError(
-      'etcd',
-      'lease keep-alive',
-      new Error(`lease ${leaseHex(this.id)} no longer exists`),
-    );
+  #lostError(): Error {
+    return new Error(`lease ${leaseHex(this.id)} no longer exists`);
+  }
+}
+
+/**
+ * A backend's sessions, one per lock TTL (whole seconds): every lock and waiter with that TTL
+ * shares one lease, so renewing N locks is one keep-alive, not N. Opens a TTL's session on first
+ * use, replaces it once it is lost or has lapsed, and ends them all on close.
+ */
+export class SessionPool {
+  readonly #driver: EtcdDriver;
+  readonly #onLost: (session: Session) => void;
+  readonly #sessions = new Map<number, Promise<Session>>();
+  readonly #open = new Set<Session>();
+  #closed = false;
+
+  /** `onLost`: every lock on a lost session is lost. */
+  constructor(driver: EtcdDriver, onLost: (session: Session) => void) {
+    this.#driver = driver;
+    this.#onLost = onLost;
+  }
+
+  /**
+   * The live session for locks of `ttlMs` (whole seconds), opening a new one if there is none or
+   * the last one was lost; renewed first if it is about to lapse.
+   */
+  async current(ttlMs: number): Promise<Session> {
+    if (this.#closed) throw new LockClosedError();
+    const pending = this.#sessions.get(ttlMs);
+    if (pending) {
+      // A failed grant was reported to the call that opened it: open another one below.
+      const session = await pending.catch(() => undefined);
+      if (session && !session.lost) {
+        if (session.guaranteedUntil - monotonicNow() >= FRESH_MS) return session;
+        const renewed = await session.refresh().then(
+          () => true,
+          () => false,
+        );
+        if (renewed && !session.lost) return session;
+        // About to lapse and not renewable: leave it to expire with its keys; use a new one.
+      }
+      if (this.#sessions.get(ttlMs) === pending) this.#sessions.delete(ttlMs);
+    }
+    if (this.#closed) throw new LockClosedError();
+    let opening = this.#sessions.get(ttlMs);
+    if (!opening) {
+      const granting = this.#grant(ttlMs);
+      this.#sessions.set(ttlMs, granting);
+      granting.then(undefined, () => {
+        if (this.#sessions.get(ttlMs) === granting) this.#sessions.delete(ttlMs);
+      });
+      opening = granting;
+    }
+    return opening;
+  }
+
+  /**
+   * Ends every session: etcd deletes every key on them (held locks, queued waiters). If a revoke
+   * fails the lease expires on its own within its TTL, as nothing renews it any more.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const pending = [...this.#sessions.values()];
+    this.#sessions.clear();
+    await Promise.allSettled(pending);
+    const open = [...this.#open];
+    this.#open.clear();
+    await Promise.all(open.map((session) => session.end()));
+    this.#driver.closeLeases();
+  }
+
+  async #grant(ttlMs: number): Promise<Session> {
+    const sentAt = monotonicNow();
+    const granted = await this.#driver.grantLease(ttlMs / 1000);
+    const session = new Session(this.#driver, granted, sentAt, (lost) => {
+      this.#open.delete(lost);
+      this.#onLost(lost);
+    });
+    if (this.#closed) {
+      await session.end();
+      throw new LockClosedError();
+    }
+    this.#open.add(session);
+    return session;
   }
 }
 

@@ -47,13 +47,16 @@ describe.skipIf(!etcd.available || !etcdctl.available)('interop with etcdctl loc
   const heldKey = (proc: ManagedProcess, name: string) =>
     proc.stdoutLines().find((line) => line.startsWith(`${name}/`));
 
-  it('uses exactly the etcdctl key layout: <name>/<lease id in hex>', async () => {
+  it('puts its key directly under the etcdctl prefix: <name>/<lease id in hex>_<sequence>', async () => {
     const name = lockName('layout');
     const lock = await locks().acquire(name);
     const keys = await queue(name);
     expect(keys).toHaveLength(1);
-    expect(keys[0]).toMatch(new RegExp(`^${name}/[0-9a-f]+$`));
-    expect(BigInt(`0x${keys[0]!.slice(name.length + 1)}`)).toBeGreaterThan(0n);
+    expect(keys[0]).toMatch(new RegExp(`^${name}/[0-9a-f]+_[0-9a-f]+$`));
+    // The name starts with the key's lease in hex, as the Go Mutex names its key.
+    const [kv] = (await client.getAll().prefix(`${name}/`).exec()).kvs;
+    const lease = keys[0]!.slice(name.length + 1).split('_')[0];
+    expect(BigInt(`0x${lease}`)).toBe(BigInt(String(kv!.lease)));
     await lock.release();
     expect(await queue(name)).toEqual([]);
   });
@@ -103,6 +106,21 @@ describe.skipIf(!etcd.available || !etcdctl.available)('interop with etcdctl loc
     const second = await watching;
     expect(second.fencingToken).toBeGreaterThan(first.fencingToken);
     await second.release();
+    expect(await queue(name)).toEqual([]);
+  });
+
+  it('force-releases a lock etcdctl holds, and the next dlock waiter gets it', async () => {
+    const name = lockName('force');
+    const ctl = await etcdctlLock(name);
+    const key = await waitUntil(() => heldKey(ctl, name), { message: 'etcdctl holds' });
+    const a = locks();
+    const waiting = a.acquire(name, { waitTimeoutMs: 30_000 });
+    await waitUntil(async () => (await queue(name)).length === 2, { message: 'dlock queued' });
+    expect(await locks().forceRelease(name)).toBe(true);
+    const lock = await waiting;
+    expect(await queue(name)).not.toContain(key);
+    await lock.release();
+    await ctl.stop('SIGTERM');
     expect(await queue(name)).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@
  * learns of the loss (signal) before anyone else gets it. The SIGKILLed and SIGSTOPped holder
  * processes are in freeze-kill.test.ts.
  */
-import { createLockClient, type LockClient } from '@dlock/lock-core';
+import { channels, createLockClient, type LockClient } from '@dlock/lock-core';
 import { type CutMode, startTcpProxy, waitUntil } from '@dlock/test-utils';
 import { Etcd3 } from 'etcd3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -71,4 +71,40 @@ describe.skipIf(!etcd.available)('faults', () => {
       }
     });
   }
+
+  it('reports the failing background keep-alive of a waiter on dlock:error with the operation', async () => {
+    const key = 'cut-waiter';
+    const holder = await locks().acquire(key, { autoExtend: true });
+    const proxy = await startTcpProxy({ target: { host: ETCD_HOST, port: ETCD_PORT } });
+    const cutClient = new Etcd3({ hosts: `http://127.0.0.1:${proxy.port}` });
+    const cutLocks = createLockClient(
+      etcdBackend({ client: cutClient, prefix, requestTimeoutMs: 500 }),
+      { ttlMs: 3_000 },
+    );
+    const reports: { where: string; error: unknown }[] = [];
+    const onReport = (message: unknown): void => {
+      reports.push(message as { where: string; error: unknown });
+    };
+    channels.error.subscribe(onReport);
+    const controller = new AbortController();
+    try {
+      const waiting = cutLocks.acquire(key, { signal: controller.signal }).catch((e: unknown) => e);
+      await waitUntil(async () => (await queueLength(key)) === 2, { message: 'waiter queued' });
+      proxy.cut('reset');
+      // Its lease is renewed in the background every third of the TTL: that keep-alive now fails.
+      await waitUntil(() => reports.some((r) => r.where === 'etcd waitAcquire'), {
+        timeoutMs: 5_000,
+        message: 'the failed keep-alive reported',
+      });
+      expect(reports.find((r) => r.where === 'etcd waitAcquire')?.error).toBeInstanceOf(Error);
+      controller.abort(new Error('done'));
+      expect(await waiting).toBeInstanceOf(Error);
+    } finally {
+      channels.error.unsubscribe(onReport);
+      await cutLocks.close();
+      cutClient.close();
+      await proxy.close();
+      await holder.release();
+    }
+  });
 });

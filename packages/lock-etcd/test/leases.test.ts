@@ -7,11 +7,9 @@ import { createLockClient, type LockClient } from '@dlock/lock-core';
 import { waitUntil } from '@dlock/test-utils';
 import { Etcd3 } from 'etcd3';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { EtcdClientLike } from '../src/client-types.js';
-import type { EtcdDriver } from '../src/driver.js';
-import { EtcdBackend } from '../src/etcd-backend.js';
+import type { EtcdClientLike, EtcdDriver } from '../src/driver.js';
+import { createEtcdBackend } from '../src/etcd-backend.js';
 import { createEtcd3Driver } from '../src/etcd3-driver.js';
-import { resolveOptions } from '../src/options.js';
 import { ETCD_URL, etcd, runPrefix } from './helpers/etcd.js';
 
 /** etcd checks for expired leases every 500 ms; its clock and ours tick separately. */
@@ -51,7 +49,7 @@ describe.skipIf(!etcd.available)('leases', () => {
 
   it('renews 2,000 locks of one TTL with one keep-alive, not one per lock or per batch', async () => {
     const { driver, calls } = countingDriver(client as unknown as EtcdClientLike);
-    const backend = new EtcdBackend(driver, resolveOptions({ client, prefix }));
+    const backend = createEtcdBackend({ driver, prefix });
     try {
       const requests = Array.from({ length: 2_000 }, (_, i) => ({
         key: `many-${i}`,
@@ -78,7 +76,7 @@ describe.skipIf(!etcd.available)('leases', () => {
       // As the watchdog sends them: concurrent batches of 250.
       const batches: (typeof requests)[] = [];
       for (let i = 0; i < requests.length; i += 250) batches.push(requests.slice(i, i + 250));
-      const results = (await Promise.all(batches.map((b) => backend.extendMany(b)))).flat();
+      const results = (await Promise.all(batches.map((b) => backend.extendMany!(b)))).flat();
       // Renewed for the full TTL, or (sharing a keep-alive sent a moment before the call) for
       // what the lease covers: at most a twentieth of the TTL less.
       const covered = results.map((r) => (r === true ? 30_000 : r === false ? 0 : r.ttlMs));
@@ -97,11 +95,36 @@ describe.skipIf(!etcd.available)('leases', () => {
     }
   });
 
+  it('refuses a tryAcquire on a held lock in one transaction that writes and deletes nothing', async () => {
+    const holder = etcdBackend();
+    const { driver, calls } = countingDriver(client as unknown as EtcdClientLike);
+    const other = createEtcdBackend({ driver, prefix });
+    try {
+      const request = { key: 'refused', owner: 'holder', ttlMs: 5_000 };
+      expect((await holder.tryAcquire(request)).acquired).toBe(true);
+      const before = await kvs(request.key);
+      calls.clear();
+      for (let i = 0; i < 3; i++) {
+        expect((await other.tryAcquire({ ...request, owner: 'other' })).acquired).toBe(false);
+      }
+      // No key put and deleted again, so no deletion event wakes the lock's watchers: watching
+      // waiters that retry would otherwise keep waking one another while the lock is held.
+      expect(calls.get('enqueueIfFree')).toBe(3);
+      expect(calls.get('enqueue')).toBeUndefined();
+      expect(calls.get('deleteIfCreateRevision')).toBeUndefined();
+      expect((await kvs(request.key)).map((kv) => kv.mod_revision)).toEqual(
+        before.map((kv) => kv.mod_revision),
+      );
+      expect(await holder.release(request)).toBe('released');
+      expect((await other.tryAcquire({ ...request, owner: 'other' })).acquired).toBe(true);
+      expect(await other.release({ ...request, owner: 'other' })).toBe('released');
+    } finally {
+      await Promise.all([holder.close(), other.close()]);
+    }
+  });
+
   it('deletes the key of a lock left unrenewed within its TTL while its lease neighbour is renewed', async () => {
-    const backend = new EtcdBackend(
-      createEtcd3Driver(client as unknown as EtcdClientLike, 5_000),
-      resolveOptions({ client, prefix }),
-    );
+    const backend = etcdBackend();
     try {
       const renewed = { key: 'neighbour-renewed', owner: 'o', ttlMs: 2_000 };
       const abandoned = { key: 'neighbour-abandoned', owner: 'o', ttlMs: 2_000 };
@@ -178,9 +201,9 @@ describe.skipIf(!etcd.available)('leases', () => {
   });
 
   function etcdBackend() {
-    return new EtcdBackend(
-      createEtcd3Driver(client as unknown as EtcdClientLike, 5_000),
-      resolveOptions({ client, prefix }),
-    );
+    return createEtcdBackend({
+      driver: createEtcd3Driver(client as unknown as EtcdClientLike, 5_000),
+      prefix,
+    });
   }
 });

@@ -31,7 +31,9 @@ describe.skipIf(!etcd.available)('single node', () => {
   };
   const queue = async (key: string) =>
     (await client.getAll().prefix(`${prefix}${key}/`).sort('Create', 'Ascend').keys()).map(String);
-  const leaseOf = (etcdKey: string) => BigInt(`0x${etcdKey.slice(etcdKey.lastIndexOf('/') + 1)}`);
+  // `<queue><lease hex>_<sequence hex>`
+  const leaseOf = (etcdKey: string) =>
+    BigInt(`0x${etcdKey.slice(etcdKey.lastIndexOf('/') + 1).split('_')[0]}`);
 
   it('grants in queue order across backends (FIFO by create revision)', async () => {
     const key = 'fifo';
@@ -142,21 +144,77 @@ describe.skipIf(!etcd.available)('single node', () => {
     }
   });
 
-  it('lets native waiters of one backend leave its local line on abort and timeout', async () => {
-    const key = 'local-line';
+  it('gives each native waiter of one backend its own etcd key and serves them FIFO', async () => {
+    const key = 'local-fifo';
+    const holder = await locks().acquire(key);
+    const b = locks();
+    const order: number[] = [];
+    const done: Promise<void>[] = [];
+    for (const i of [0, 1, 2]) {
+      done.push(
+        b.using(key, async () => {
+          order.push(i);
+        }),
+      );
+      // Queued one after another, so their create revisions are in this order.
+      await waitUntil(async () => (await queue(key)).length === i + 2);
+    }
+    const keys = await queue(key);
+    // One key per waiter, all on the one lease of the TTL, each under its own sequence number.
+    expect(new Set(keys).size).toBe(4);
+    expect(new Set(keys.slice(1).map(leaseOf)).size).toBe(1);
+    for (const k of keys) expect(k).toMatch(/\/[0-9a-f]+_[0-9a-f]+$/);
+    await holder.release();
+    await Promise.all(done);
+    expect(order).toEqual([0, 1, 2]);
+    expect(await queue(key)).toEqual([]);
+  });
+
+  it('deletes the etcd key of a local waiter that is aborted or times out, and keeps the others', async () => {
+    const key = 'local-abort';
     const holder = await locks().acquire(key);
     const b = locks();
     const first = b.acquire(key, { waitTimeoutMs: 30_000 });
+    await waitUntil(async () => (await queue(key)).length === 2);
     const controller = new AbortController();
     const aborted = b.acquire(key, { signal: controller.signal });
+    await waitUntil(async () => (await queue(key)).length === 3);
+    const [holderKey, firstKey, abortedKey] = await queue(key);
+    controller.abort(new Error('left the queue'));
+    await expect(aborted).rejects.toThrow('left the queue');
+    await waitUntil(async () => (await queue(key)).length === 2, {
+      message: 'aborted key deleted',
+    });
+    expect(await queue(key)).toEqual([holderKey, firstKey]);
+    expect(await queue(key)).not.toContain(abortedKey);
     const timedOut = b.acquire(key, { waitTimeoutMs: 300 });
     await expect(timedOut).rejects.toMatchObject({ code: 'DLOCK_TIMEOUT' });
-    controller.abort(new Error('left the line'));
-    await expect(aborted).rejects.toThrow('left the line');
-    // Only the first local waiter ever queued at the server.
-    expect(await queue(key)).toHaveLength(2);
+    await waitUntil(async () => (await queue(key)).length === 2, {
+      message: 'timed-out key deleted',
+    });
+    expect(await queue(key)).toEqual([holderKey, firstKey]);
     await holder.release();
     await (await first).release();
+    expect(await queue(key)).toEqual([]);
+  });
+
+  it('force-releases the holder whoever it is, waking the next waiter', async () => {
+    const key = 'force';
+    const a = locks();
+    const held = await a.acquire(key);
+    const waiting = locks().acquire(key, { waitTimeoutMs: 30_000 });
+    await waitUntil(async () => (await queue(key)).length === 2);
+    const [holderKey, waiterKey] = await queue(key);
+    const operator = locks();
+    expect(await operator.forceRelease(key)).toBe(true);
+    const next = await waiting;
+    expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
+    expect(await queue(key)).toEqual([waiterKey]);
+    expect(await queue(key)).not.toContain(holderKey);
+    // The old holder learns of it at its next renewal.
+    await expect(held.extend()).rejects.toMatchObject({ code: 'DLOCK_NOT_HELD' });
+    await next.release();
+    expect(await operator.forceRelease(key)).toBe(false);
   });
 
   it('keeps lock names that nest under one another apart (a and a/b)', async () => {

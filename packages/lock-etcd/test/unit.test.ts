@@ -1,19 +1,30 @@
 import { LockArgumentError } from '@dlock/lock-core';
 import { describe, expect, it } from 'vitest';
-import { decodeHolder, encodeHolder, heldBy } from '../src/holder-value.js';
 import { etcdBackend } from '../src/index.js';
-import { contenderKey, isContender, leaseHex, prefixRangeEnd, queuePrefix } from '../src/keys.js';
+import {
+  contenderKey,
+  decodeHolder,
+  encodeHolder,
+  heldBy,
+  isContender,
+  leaseHex,
+  prefixRangeEnd,
+  queuePrefix,
+} from '../src/keys.js';
 
 describe('key layout (etcd concurrency.Mutex)', () => {
-  it('names contenders <prefix><key>/<lease id in lowercase hex>', () => {
+  it('names contenders <prefix><key>/<lease id in lowercase hex>_<sequence in hex>', () => {
     expect(queuePrefix('', 'jobs')).toBe('jobs/');
     expect(queuePrefix('dlock/', 'jobs')).toBe('dlock/jobs/');
     expect(leaseHex('7587872880884499002')).toBe('694d8a2ed1f0c23a');
-    expect(contenderKey('jobs/', '7587872880884499002')).toBe('jobs/694d8a2ed1f0c23a');
+    expect(contenderKey('jobs/', '7587872880884499002', 26)).toBe('jobs/694d8a2ed1f0c23a_1a');
   });
 
   it('tells contenders of a lock from keys of a lock nested under it', () => {
     expect(isContender('a/', 'a/1f')).toBe(true);
+    expect(isContender('a/', 'a/1f_2')).toBe(true);
+    expect(isContender('a/', 'a/1f_')).toBe(false);
+    expect(isContender('a/', 'a/b/1f_2')).toBe(false);
     expect(isContender('a/', 'a/b/1f')).toBe(false);
     expect(isContender('a/', 'a/')).toBe(false);
     expect(isContender('a/', 'a/XYZ')).toBe(false);
