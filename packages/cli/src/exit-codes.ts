@@ -29,4 +29,3 @@ export const EXIT = {
   NOT_FOUND: 127,
 } as const;
 
-export type ExitCode = number;
