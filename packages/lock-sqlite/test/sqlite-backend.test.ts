@@ -4,7 +4,8 @@ import { LockArgumentError, LockBackendError } from '@dlock/lock-core';
 import { makeTempDir } from '@dlock/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBackend, defaultDatabasePath, sqliteBackend } from '../src/index.js';
-import { openRaw, userDatabase } from './helpers/driver.js';
+import { chooseDriver } from '../src/open-database.js';
+import { driver, openRaw, userDatabase } from './helpers/driver.js';
 
 let dir: Awaited<ReturnType<typeof makeTempDir>>;
 beforeAll(async () => {
@@ -35,6 +36,21 @@ describe('sqliteBackend', () => {
       expect(() => sqliteBackend(options as object), JSON.stringify(options)).toThrow(
         LockArgumentError,
       );
+    }
+  });
+
+  it('opens files with the driver under test; a bad DLOCK_SQLITE_DRIVER is a LockArgumentError', () => {
+    expect(chooseDriver(undefined)).toBe(
+      process.getBuiltinModule?.('node:sqlite') ? 'node:sqlite' : 'better-sqlite3',
+    );
+    expect(openRaw(':memory:').driver).toBe(driver);
+    const previous = process.env.DLOCK_SQLITE_DRIVER;
+    process.env.DLOCK_SQLITE_DRIVER = 'sqlite3';
+    try {
+      expect(() => sqliteBackend({ path: ':memory:' })).toThrow(/DLOCK_SQLITE_DRIVER/);
+    } finally {
+      if (previous === undefined) delete process.env.DLOCK_SQLITE_DRIVER;
+      else process.env.DLOCK_SQLITE_DRIVER = previous;
     }
   });
 
