@@ -11,8 +11,8 @@ node24="$(bash scripts/node24.sh)"
 export PATH="$(dirname "$node24"):$PATH"
 echo "Node 24 leg on $(node --version)"
 
-# better-sqlite3's addon in node_modules is built for the machine's Node 20; Node 24 runs
-# lock-sqlite on node:sqlite (see the report in the README's Development section).
+# better-sqlite3's addon in node_modules is built for the machine's Node 20 (one build per
+# install), so on Node 24 lock-sqlite's suite runs on node:sqlite, the driver Node 24 users get.
 export DLOCK_SQLITE_DRIVERS=node:sqlite
 
 declare -A FILES=(
