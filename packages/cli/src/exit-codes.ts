@@ -28,5 +28,3 @@ export const EXIT = {
   /** `run`: the command was not found. */
   NOT_FOUND: 127,
 } as const;
-
-export type ExitCode = number;

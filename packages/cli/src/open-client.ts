@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import {
+  type BackendAdapterModule,
   connect,
   createLockClient,
   type LockClient,
@@ -117,11 +118,26 @@ function withPassword(url: URL, password: string | undefined): URL {
 }
 
 /**
- * Opens a lock client on `url`. The embedded SQLite backend ships with the CLI and is imported
- * directly; every other scheme goes through lock-core's `connect()`, which finds the adapter
- * where lock-core is installed or in the project in the current directory, and whose error names
- * the package to install when it is missing. The password may come from the environment
- * ({@link PASSWORD_ENV}, {@link PASSWORD_FILE_ENV}).
+ * The adapters the CLI ships with, imported from its own dependencies. lock-core's `connect()`
+ * looks for an adapter beside lock-core or in the project in the current directory, and neither
+ * is where `npm i -g @dlock/cli` or `npx @dlock/cli` keeps the CLI's dependencies. Each loads
+ * only when its scheme is used, so `dlock run` on SQLite never loads ioredis.
+ */
+const ADAPTERS: Readonly<Record<string, () => Promise<BackendAdapterModule>>> = {
+  'sqlite:': () => import('@dlock/lock-sqlite'),
+  'redis:': () => import('@dlock/lock-redis'),
+  'rediss:': () => import('@dlock/lock-redis'),
+  'mysql:': () => import('@dlock/lock-mysql'),
+  'etcd:': () => import('@dlock/lock-etcd'),
+  'etcds:': () => import('@dlock/lock-etcd'),
+  'redlock:': () => import('@dlock/redlock'),
+};
+
+/**
+ * Opens a lock client on `url` through the adapter the CLI ships for its scheme (see
+ * {@link ADAPTERS}); any other scheme goes to lock-core's `connect()`, which answers `memory:`
+ * and unknown schemes. The password may come from the environment ({@link PASSWORD_ENV},
+ * {@link PASSWORD_FILE_ENV}).
  */
 export async function openClient(
   url: string,
@@ -136,14 +152,27 @@ export async function openClient(
       `"${url}" is not a lock URL. Examples: sqlite:./locks.db, redis://127.0.0.1:6379, mysql://user:pass@host/db, etcd://127.0.0.1:2379`,
     );
   }
-  if (parsed.protocol === 'sqlite:') {
+  const load = ADAPTERS[parsed.protocol];
+  if (load === undefined) return connect(withPassword(parsed, envPassword(env)), options);
+  // Drivers decode these parts with decodeURIComponent, whose URIError names nothing.
+  for (const [part, text] of [
+    ['user', parsed.username],
+    ['password', parsed.password],
+    ['path', parsed.pathname],
+    ['query', parsed.search],
+  ] as const) {
     try {
-      decodeURIComponent(parsed.pathname);
+      decodeURIComponent(text);
     } catch {
-      throw new UsageError(`the SQLite path in "${url}" has a malformed % escape (write % as %25)`);
+      throw new UsageError(`the ${part} in the URL has a malformed % escape (write % as %25)`);
     }
-    const { connectBackend } = await import('@dlock/lock-sqlite');
-    return createLockClient(await connectBackend(parsed, {}), options);
   }
-  return connect(withPassword(parsed, envPassword(env)), options);
+  const target = parsed.protocol === 'sqlite:' ? parsed : withPassword(parsed, envPassword(env));
+  const backend = await (await load()).connectBackend(target, {});
+  try {
+    return createLockClient(backend, options);
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
 }

@@ -1,9 +1,11 @@
 import { join } from 'node:path';
-import { makeTempDir } from '@dlock/test-utils';
+import { makeTempDir, probeTcp, requireRedis, requireService, uniqueName } from '@dlock/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, dlock, FIXTURES, jsonLines, startDlock } from './dlock.js';
 
 const LONG = join(FIXTURES, 'long-running.mjs');
+const redis = await requireRedis();
+const etcd = await requireService('etcd 127.0.0.1:2379', () => probeTcp('127.0.0.1', 2379));
 
 let dir: Awaited<ReturnType<typeof makeTempDir>>;
 let env: NodeJS.ProcessEnv;
@@ -78,15 +80,19 @@ describe('dlock id', () => {
 });
 
 describe('errors in plain words', () => {
-  it('names the package to install when an adapter is missing', async () => {
+  it('reaches Redis and etcd from a directory where no adapter resolves: the CLI ships them', async (ctx) => {
+    if (!redis.available || !etcd.available) return ctx.skip();
     // pnpm's bin shims set NODE_PATH to its hoisted store, where sibling adapters can be found.
     const { NODE_PATH: _, ...plain } = env;
-    const result = await dlock(['status', 'k', '--url', 'etcd://127.0.0.1:1'], {
-      env: plain,
-      cwd: dir.path,
-    });
-    expect(result.code, result.output).toBe(64);
-    expect(result.output).toContain('npm install @dlock/lock-etcd etcd3');
+    for (const url of ['redis://127.0.0.1:6379', 'etcd://127.0.0.1:2379']) {
+      const key = uniqueName('cli-ships');
+      const result = await dlock(['run', key, '--url', url, '--', process.execPath, '-e', ''], {
+        env: plain,
+        cwd: dir.path,
+      });
+      expect(result.code, result.output).toBe(0);
+      expect(result.output).toContain(`acquired "${key}"`);
+    }
   });
 
   it('explains a bad URL, an unknown scheme, bad options and unknown commands', async () => {

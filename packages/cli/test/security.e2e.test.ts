@@ -1,6 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createLockClient } from '@dlock/lock-core';
 import { connectBackend } from '@dlock/lock-sqlite';
 import {
@@ -18,8 +17,6 @@ import { EXIT } from '../src/exit-codes.js';
 import { assertBuilt, dlock, jsonLines } from './dlock.js';
 
 const PASSWORD = 'pw-Zq9-never-printed';
-/** A directory where `@dlock/lock-redis` resolves: connect() looks in the current project. */
-const REDIS_PROJECT = fileURLToPath(new URL('../../lock-redis/', import.meta.url));
 
 let dir: Awaited<ReturnType<typeof makeTempDir>>;
 let env: NodeJS.ProcessEnv;
@@ -143,7 +140,7 @@ describe('credentials from the environment, against a Redis with requirepass', (
   it('DLOCK_PASSWORD and DLOCK_PASSWORD_FILE authenticate; a wrong one exits 69 and is never printed', async (ctx) => {
     if (!redis) return ctx.skip();
     const url = `redis://127.0.0.1:${redis.port}`;
-    const options = { env: { ...env, DLOCK_URL: url }, cwd: REDIS_PROJECT };
+    const options = { env: { ...env, DLOCK_URL: url }, cwd: dir.path };
     const good = await dlock(['status', 'k'], {
       ...options,
       env: { ...options.env, DLOCK_PASSWORD: PASSWORD },
@@ -200,7 +197,7 @@ describe('--tls-* flags, against a redis-server with TLS', () => {
   it('--tls-ca trusts our CA; without it, or with a wrong --tls-servername, exit 69; an unreadable file 66', async (ctx) => {
     if (!redis || !files) return ctx.skip();
     const url = `rediss://127.0.0.1:${port}`;
-    const options = { env, cwd: REDIS_PROJECT };
+    const options = { env, cwd: dir.path };
     const trusted = await dlock(['status', 'k', '--url', url, '--tls-ca', files.ca], options);
     expect(trusted.code, trusted.output).toBe(EXIT.NEGATIVE);
     const untrusted = await dlock(['status', 'k', '--url', url], options);

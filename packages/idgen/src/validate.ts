@@ -19,12 +19,6 @@ export function checkNonEmptyString(name: string, value: unknown, maxLength = 51
   return value;
 }
 
-export function checkObject(name: string, value: unknown): void {
-  if (typeof value !== 'object' || value === null) {
-    throw new IdGenArgumentError(`${name} is required (got ${describe(value)})`);
-  }
-}
-
 export function describe(value: unknown): string {
   if (typeof value === 'string')
     return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);

@@ -8,7 +8,7 @@ import { sqliteBackend } from './sqlite-backend.js';
  * - `sqlite:./locks.db`, `sqlite:locks.db` — relative to the current directory
  * - `sqlite:/var/lib/app/locks.db`, `sqlite:///var/lib/app/locks.db` — absolute
  * - `sqlite::memory:` — private to this backend (tests)
- * Query parameters `tablePrefix`, `busyTimeoutMs` and `synchronous` set those options; `options`
+ * Query parameters `tablePrefix`, `busyTimeoutMs`, `synchronous` and `driver` set those options; `options`
  * (from `connect(url, { backend })`) override them.
  */
 export async function connectBackend(
@@ -25,7 +25,8 @@ export async function connectBackend(
   }
   const fromQuery: Record<string, unknown> = {};
   for (const [name, value] of url.searchParams) {
-    if (name === 'tablePrefix' || name === 'synchronous') fromQuery[name] = value;
+    if (name === 'tablePrefix' || name === 'synchronous' || name === 'driver')
+      fromQuery[name] = value;
     else if (name === 'busyTimeoutMs') fromQuery[name] = Number(value);
     else throw new LockArgumentError(`Unknown sqlite: URL parameter "${name}"`);
   }

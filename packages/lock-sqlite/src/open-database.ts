@@ -1,6 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import BetterSqlite3, { type Database } from 'better-sqlite3';
+import { openBetterSqlite3 } from './better-sqlite3-connection.js';
+import { nodeSqlite, openNodeSqlite } from './node-sqlite-connection.js';
+import type { SqliteConnection, SqliteDriverName } from './sqlite-connection.js';
+
+/**
+ * The driver a backend opens its file with: the one named (the `driver` option or
+ * `DLOCK_SQLITE_DRIVER`), else `node:sqlite` where this Node.js has it (22.13+, 24), and
+ * better-sqlite3 (a native addon, an optional peer dependency) only where it does not.
+ */
+export function chooseDriver(named: SqliteDriverName | undefined): SqliteDriverName {
+  if (named !== undefined) return named;
+  return nodeSqlite() === null ? 'better-sqlite3' : 'node:sqlite';
+}
 
 /**
  * Opens (creating if needed) the lock file in WAL mode: readers (`inspect`) never block the
@@ -11,15 +23,19 @@ export function openDatabase(
   path: string,
   busyTimeoutMs: number,
   synchronous: 'full' | 'normal',
-): Database {
+  driver: SqliteDriverName,
+): SqliteConnection {
   const inMemory = path === ':memory:';
   const file = inMemory ? path : resolve(path);
   if (!inMemory) mkdirSync(dirname(file), { recursive: true });
-  // `timeout` is SQLite's busy_timeout: contention with other processes waits instead of failing.
-  const db = new BetterSqlite3(file, { timeout: busyTimeoutMs });
+  // The busy timeout: contention with other processes waits instead of failing.
+  const db =
+    driver === 'node:sqlite'
+      ? openNodeSqlite(file, busyTimeoutMs)
+      : openBetterSqlite3(file, busyTimeoutMs);
   try {
-    if (!inMemory) db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    if (!inMemory) db.exec('PRAGMA journal_mode = WAL');
+    db.exec(`PRAGMA synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     return db;
   } catch (error) {
     db.close();

@@ -1,6 +1,11 @@
 import { LockArgumentError } from '@dlock/lock-core';
-import type { Database } from 'better-sqlite3';
+import {
+  type BetterSqlite3DatabaseLike,
+  isBetterSqlite3Database,
+} from './better-sqlite3-connection.js';
+import { type DatabaseSyncLike, isDatabaseSync } from './node-sqlite-connection.js';
 import { isValidPrefix } from './schema.js';
+import type { SqliteDriverName } from './sqlite-connection.js';
 
 export interface SqliteBackendOptions {
   /**
@@ -14,11 +19,20 @@ export interface SqliteBackendOptions {
    */
   path?: string;
   /**
-   * An open better-sqlite3 connection to use instead of opening `path`. It is left open by
-   * `close()`, and its pragmas are left as you set them: use WAL mode and a busy timeout when
-   * several processes share the file.
+   * An open connection to use instead of opening `path`: a `node:sqlite` `DatabaseSync` or a
+   * better-sqlite3 `Database`. It is left open by `close()`, and its pragmas are left as you set
+   * them: use WAL mode and a busy timeout when several processes share the file.
    */
-  database?: Database;
+  database?: DatabaseSyncLike | BetterSqlite3DatabaseLike;
+  /**
+   * The SQLite driver for a file this backend opens: Node.js's built-in `node:sqlite` (22.13+
+   * and 24; nothing to install or compile) or the better-sqlite3 package (an optional peer
+   * dependency: `npm install better-sqlite3`; the only choice on Node.js 20). Processes on
+   * different drivers share one file and its locks.
+   * @default `DLOCK_SQLITE_DRIVER` if set, else `'node:sqlite'` where Node.js has it, else
+   * `'better-sqlite3'`
+   */
+  driver?: SqliteDriverName;
   /**
    * Prefix of the two tables (`<prefix>locks`, `<prefix>fencing`): letters, digits and `_`.
    * @default 'dlock_'
@@ -53,14 +67,24 @@ export interface SqliteBackendOptions {
 
 export interface ResolvedOptions {
   readonly path: string | undefined;
-  readonly database: Database | undefined;
+  readonly database: DatabaseSyncLike | BetterSqlite3DatabaseLike | undefined;
+  readonly driver: SqliteDriverName | undefined;
   readonly tablePrefix: string;
   readonly busyTimeoutMs: number;
   readonly synchronous: 'full' | 'normal';
   readonly clock: () => number;
 }
 
-const KNOWN = new Set(['path', 'database', 'tablePrefix', 'busyTimeoutMs', 'synchronous', 'clock']);
+const KNOWN = new Set([
+  'path',
+  'database',
+  'driver',
+  'tablePrefix',
+  'busyTimeoutMs',
+  'synchronous',
+  'clock',
+]);
+const DRIVERS: readonly unknown[] = ['node:sqlite', 'better-sqlite3'];
 
 /** Checks every option before any file is touched, so bad input is a LockArgumentError. */
 export function resolveOptions(options: unknown): ResolvedOptions {
@@ -78,7 +102,20 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     throw new LockArgumentError('sqliteBackend path must be a non-empty string');
   }
   if (o.database !== undefined && !looksLikeDatabase(o.database)) {
-    throw new LockArgumentError('sqliteBackend database must be an open better-sqlite3 Database');
+    throw new LockArgumentError(
+      'sqliteBackend database must be an open node:sqlite DatabaseSync or better-sqlite3 Database',
+    );
+  }
+  if (o.driver !== undefined && o.database !== undefined) {
+    throw new LockArgumentError('Pass either driver or database to sqliteBackend, not both');
+  }
+  const envDriver =
+    o.database === undefined ? process.env.DLOCK_SQLITE_DRIVER || undefined : undefined;
+  const driver = o.driver ?? envDriver;
+  if (driver !== undefined && !DRIVERS.includes(driver)) {
+    throw new LockArgumentError(
+      `sqliteBackend driver${o.driver === undefined ? ' (from DLOCK_SQLITE_DRIVER)' : ''} must be 'node:sqlite' or 'better-sqlite3', got ${JSON.stringify(driver)}`,
+    );
   }
   const tablePrefix = o.tablePrefix ?? 'dlock_';
   if (typeof tablePrefix !== 'string' || !isValidPrefix(tablePrefix)) {
@@ -105,7 +142,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   }
   return {
     path: o.path as string | undefined,
-    database: o.database as Database | undefined,
+    database: o.database as ResolvedOptions['database'],
+    driver: driver as SqliteDriverName | undefined,
     tablePrefix,
     busyTimeoutMs,
     synchronous,
@@ -114,11 +152,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
 }
 
 function looksLikeDatabase(value: unknown): boolean {
-  const db = value as { prepare?: unknown; open?: unknown };
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof db.prepare === 'function' &&
-    db.open === true
-  );
+  if (isDatabaseSync(value)) return true;
+  return isBetterSqlite3Database(value) && value.open === true;
 }

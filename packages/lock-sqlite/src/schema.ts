@@ -1,4 +1,4 @@
-import type { Database } from 'better-sqlite3';
+import type { SqliteConnection } from './sqlite-connection.js';
 
 /** Table names derived from the prefix; both are created on first use. */
 export interface Tables {
@@ -26,7 +26,7 @@ export function tablesFor(prefix: string): Tables {
  * Creates the tables if missing. `IF NOT EXISTS` plus the busy timeout make this safe when several
  * processes open a new file at the same moment.
  */
-export function createSchema(db: Database, tables: Tables): void {
+export function createSchema(db: SqliteConnection, tables: Tables): void {
   db.exec(`
     CREATE TABLE IF NOT EXISTS ${tables.locks} (
       key TEXT PRIMARY KEY NOT NULL,

@@ -8,12 +8,14 @@ import {
   type OwnerRef,
   type ReleaseResult,
 } from '@dlock/lock-core';
-import type { Database } from 'better-sqlite3';
+import { isBetterSqlite3Database, wrapBetterSqlite3 } from './better-sqlite3-connection.js';
 import { defaultDatabasePath, SHARED_DEFAULT_PATH } from './default-path.js';
-import { openDatabase } from './open-database.js';
+import { wrapNodeSqlite } from './node-sqlite-connection.js';
+import { chooseDriver, openDatabase } from './open-database.js';
 import { resolveOptions, type SqliteBackendOptions } from './options.js';
 import { createSchema, tablesFor } from './schema.js';
 import { prepareSharedFile } from './shared-file.js';
+import type { SqliteConnection } from './sqlite-connection.js';
 import { wallMicros } from './wall-micros.js';
 
 interface LockRow {
@@ -38,15 +40,18 @@ interface LockRow {
 export function sqliteBackend(options: SqliteBackendOptions = {}): LockBackend {
   const o = resolveOptions(options);
   const owned = o.database === undefined;
-  let db: Database;
+  let db: SqliteConnection;
   try {
-    if (o.database) db = o.database;
-    else {
+    if (o.database) {
+      db = isBetterSqlite3Database(o.database)
+        ? wrapBetterSqlite3(o.database)
+        : wrapNodeSqlite(o.database);
+    } else {
       const path = o.path ?? defaultDatabasePath();
       if (process.platform !== 'win32' && resolve(path) === SHARED_DEFAULT_PATH) {
         prepareSharedFile(SHARED_DEFAULT_PATH);
       }
-      db = openDatabase(path, o.busyTimeoutMs, o.synchronous);
+      db = openDatabase(path, o.busyTimeoutMs, o.synchronous, chooseDriver(o.driver));
     }
   } catch (error) {
     throw new LockBackendError('sqlite', 'open', error);
@@ -60,7 +65,7 @@ export function sqliteBackend(options: SqliteBackendOptions = {}): LockBackend {
 }
 
 function buildBackend(
-  db: Database,
+  db: SqliteConnection,
   owned: boolean,
   prefix: string,
   clock: () => number,

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { runConformance } from '@dlock/lock-core/testing';
 import { makeTempDir } from '@dlock/test-utils';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { sqliteBackend } from '../src/index.js';
+import { openRaw } from './helpers/driver.js';
 
 const dir = await makeTempDir('dlock-sqlite-kit-');
 const path = join(dir.path, 'locks.db');
@@ -17,7 +17,7 @@ runConformance({
   // The file's one counter reset, as an OS crash under synchronous 'normal' can leave it.
   faults: {
     loseFencingState: () => {
-      const db = new Database(path);
+      const db = openRaw(path);
       try {
         db.prepare('UPDATE dlock_fencing SET last_token = 0 WHERE id = 1').run();
       } finally {

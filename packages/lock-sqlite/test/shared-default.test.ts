@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { makeTempDir, requireService, uniqueName } from '@dlock/test-utils';
-import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultDatabasePath, sqliteBackend } from '../src/index.js';
 import { prepareSharedFile } from '../src/shared-file.js';
+import { openRaw } from './helpers/driver.js';
 
 // The default `sqlite:` file is one per host, not one per user: a root cron job and a service
 // account running the same job must exclude each other through it.
@@ -30,8 +30,7 @@ describe.skipIf(!posix)('the shared default file', () => {
     try {
       prepareSharedFile(file);
       prepareSharedFile(file); // a second process finds both in place
-      const db = new BetterSqlite3(file);
-      db.pragma('journal_mode = WAL');
+      const db = openRaw(file);
       db.exec('CREATE TABLE t (a)');
       expect(mode(join(dir.path, 'dlock'))).toBe(0o777);
       expect(mode(file)).toBe(0o666);

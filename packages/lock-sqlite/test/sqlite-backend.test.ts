@@ -2,9 +2,10 @@ import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { LockArgumentError, LockBackendError } from '@dlock/lock-core';
 import { makeTempDir } from '@dlock/test-utils';
-import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBackend, defaultDatabasePath, sqliteBackend } from '../src/index.js';
+import { chooseDriver } from '../src/open-database.js';
+import { driver, openRaw, userDatabase } from './helpers/driver.js';
 
 let dir: Awaited<ReturnType<typeof makeTempDir>>;
 beforeAll(async () => {
@@ -27,12 +28,29 @@ describe('sqliteBackend', () => {
       { clock: 5 },
       { database: {} },
       { pathh: 'typo.db' },
-      { path: 'a.db', database: new BetterSqlite3(':memory:') },
+      { path: 'a.db', database: userDatabase(':memory:').db },
+      { driver: 'sqlite3' },
+      { driver: 'node:sqlite', database: userDatabase(':memory:').db },
     ];
     for (const options of bad) {
       expect(() => sqliteBackend(options as object), JSON.stringify(options)).toThrow(
         LockArgumentError,
       );
+    }
+  });
+
+  it('opens files with the driver under test; a bad DLOCK_SQLITE_DRIVER is a LockArgumentError', () => {
+    expect(chooseDriver(undefined)).toBe(
+      process.getBuiltinModule?.('node:sqlite') ? 'node:sqlite' : 'better-sqlite3',
+    );
+    expect(openRaw(':memory:').driver).toBe(driver);
+    const previous = process.env.DLOCK_SQLITE_DRIVER;
+    process.env.DLOCK_SQLITE_DRIVER = 'sqlite3';
+    try {
+      expect(() => sqliteBackend({ path: ':memory:' })).toThrow(/DLOCK_SQLITE_DRIVER/);
+    } finally {
+      if (previous === undefined) delete process.env.DLOCK_SQLITE_DRIVER;
+      else process.env.DLOCK_SQLITE_DRIVER = previous;
     }
   });
 
@@ -80,7 +98,7 @@ describe('sqliteBackend', () => {
     // The commits after the copy are lost, as an OS crash under synchronous 'normal' can lose them.
     copyFileSync(backup, path);
     for (const suffix of ['-wal', '-shm']) rmSync(path + suffix, { force: true });
-    const raw = new BetterSqlite3(path);
+    const raw = openRaw(path);
     const row = raw.prepare('SELECT last_token FROM dlock_fencing').safeIntegers(true).get() as {
       last_token: bigint;
     };
@@ -120,13 +138,13 @@ describe('sqliteBackend', () => {
   });
 
   it('leaves a database it was given open, and rejects calls after close()', async () => {
-    const database = new BetterSqlite3(':memory:');
-    const backend = sqliteBackend({ database, tablePrefix: 'app_' });
+    const database = userDatabase(':memory:');
+    const backend = sqliteBackend({ database: database.db as never, tablePrefix: 'app_' });
     await backend.tryAcquire(request('k', 'a'));
     await backend.close();
     await backend.close();
-    expect(database.open).toBe(true);
-    expect(database.prepare('SELECT count(*) AS n FROM app_locks').get()).toEqual({ n: 1 });
+    expect(database.isOpen()).toBe(true);
+    expect(database.count('SELECT count(*) AS n FROM app_locks')).toBe(1);
     await expect(backend.inspect('k')).rejects.toBeInstanceOf(LockBackendError);
     database.close();
   });
@@ -175,7 +193,7 @@ describe('connectBackend', () => {
       const backend = await connectBackend(new URL('sqlite:'));
       await backend.tryAcquire(request('k', 'a'));
       await backend.close();
-      const check = new BetterSqlite3(join(dir.path, 'default.db'));
+      const check = openRaw(join(dir.path, 'default.db'));
       expect(check.prepare('SELECT owner FROM dlock_locks').all()).toEqual([{ owner: 'a' }]);
       check.close();
     } finally {
