@@ -3,6 +3,8 @@ import {
   type AcquireResult,
   type BackendCapabilities,
   type ExtendResult,
+  type ListPage,
+  type ListRequest,
   type LockBackend,
   LockClosedError,
   type LockState,
@@ -19,6 +21,7 @@ import { extendHolds } from './extend-holds.js';
 import { decodeHolder } from './holder-value.js';
 import { queuePrefix } from './keys.js';
 import { LineRegistry } from './line-registry.js';
+import { type EtcdListContext, listEtcd } from './list.js';
 import { releaseHold } from './local-hold.js';
 import { waitOn } from './native-wait.js';
 import { type EtcdBackendOptions, type EtcdSettings, resolveOptions } from './options.js';
@@ -32,6 +35,7 @@ const CAPABILITIES: BackendCapabilities = {
   orderedWaiters: true,
   ttlGranularityMs: 1000,
   batchExtend: true,
+  list: true,
 };
 
 /**
@@ -53,10 +57,12 @@ export class EtcdBackend implements LockBackend {
   readonly #onClose: (() => Promise<void>) | undefined;
   readonly #closing = new AbortController();
   readonly #ctx: BackendContext;
+  readonly #listing: EtcdListContext;
   #closed: Promise<void> | undefined;
 
   constructor(driver: EtcdDriver, settings: EtcdSettings, onClose?: () => Promise<void>) {
     this.#onClose = onClose;
+    this.#listing = settings;
     const sweeper = new Sweeper(driver);
     const lines = new LineRegistry(sweeper);
     this.#ctx = {
@@ -142,6 +148,11 @@ export class EtcdBackend implements LockBackend {
       ttlMs,
       fencingToken: first.createRevision,
     };
+  }
+
+  async list(request: ListRequest): Promise<ListPage> {
+    this.#open();
+    return listEtcd(this.#listing, request);
   }
 
   async watch(key: string, onRelease: () => void): Promise<WatchHandle> {
