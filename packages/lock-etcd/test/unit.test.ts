@@ -62,7 +62,7 @@ describe('etcdBackend options', () => {
     expect(() => etcdBackend(options as never)).toThrow(LockArgumentError);
   });
 
-  it('declares whole-second TTLs and its native wait queue', () => {
+  it('declares whole-second TTLs, its native wait queue and listing', () => {
     const backend = etcdBackend({ client });
     expect(backend.capabilities).toEqual({
       watch: true,
@@ -70,6 +70,7 @@ describe('etcdBackend options', () => {
       orderedWaiters: true,
       ttlGranularityMs: 1000,
       batchExtend: true,
+      list: true,
     });
   });
 });
