@@ -201,8 +201,9 @@ export interface LockClient extends AsyncDisposable {
    * The keys held right now under `prefix` (`''`: all), with holder (public id only), hold
    * count, expiry, fencing token and, where the server knows, the number of waiters. Pages
    * through the backend lazily (`for await`), each key at most once, in no particular order; a
-   * lock taken or released while the listing runs may or may not appear. Bad arguments, a closed
-   * client and a backend without listing throw at once, before any I/O (`LockArgumentError`).
+   * lock taken or released while the listing runs may or may not appear. Bad arguments and a
+   * backend without listing throw `LockArgumentError` at once, a closed client `LockClosedError`,
+   * before any I/O; a backend failure rejects the iteration with `LockBackendError`.
    */
   list(prefix?: string, options?: ListOptions): AsyncIterableIterator<ListedLock>;
   /**
