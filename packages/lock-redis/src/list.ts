@@ -73,6 +73,10 @@ function scanNodes(client: RedisClientLike): ScanLike[] {
 export async function listHolds(ctx: ListContext, request: ListRequest): Promise<ListPage> {
   const { client, prefix, runner, scripts } = ctx;
   const keyPrefix = (client as { options?: { keyPrefix?: string } }).options?.keyPrefix ?? '';
+  // A Cluster client knows its masters only once it has loaded the slot map: wait for that.
+  if (isClusterClient(client) && client.status !== 'ready') {
+    await runner.run('list', undefined, () => client.info('server'));
+  }
   const nodes = scanNodes(client);
   const [at, scanCursor] = parseCursor(request.cursor);
   const node = nodes[at];
