@@ -220,7 +220,7 @@ async function watch(io: Io, client: LockClient, o: WatchOptions): Promise<void>
         lines = [`listing failed: ${message}`];
       }
       if (!o.json) {
-        const header = `dlock ls ${o.prefix === '' ? '(all)' : printable(o.prefix)} on ${o.title}, every ${formatDuration(o.intervalMs)} (Ctrl-C to stop)    ${new Date().toLocaleTimeString()}`;
+        const header = `dlock ls ${o.prefix === '' ? '(all)' : printable(o.prefix)} on ${o.title}, every ${formatDuration(o.intervalMs)} (Ctrl-C to stop)    ${new Date().toTimeString().slice(0, 8)}`;
         const frame = [header, '', ...lines];
         if (tty) {
           io.stdout.write(
