@@ -2,7 +2,9 @@ import {
   channels,
   createLockClient,
   type LockClient,
+  LockClosedError,
   LockLostError,
+  LockQueueFullError,
   LockTimeoutError,
   MemoryStore,
   memoryBackend,
@@ -96,6 +98,33 @@ describe('@dlock/otel on the memory backend', () => {
     const ms = (t: [number, number]) => t[0] * 1000 + t[1] / 1e6;
     expect(ms(timedOut!.endTime) - ms(timedOut!.startTime)).toBeGreaterThanOrEqual(15);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  it('tells aborted, queue-full and closed acquires apart', async () => {
+    harness = startHarness();
+    const store = new MemoryStore();
+    const [a, b] = [memoryBackend({ store }), memoryBackend({ store })].map((backend) =>
+      createLockClient(backend),
+    ) as [LockClient, LockClient];
+    const held = await a.acquire('busy', { ttlMs: 5_000 });
+    const controller = new AbortController();
+    const aborted = b.acquire('busy', { signal: controller.signal });
+    const closed = b.acquire('busy', { maxWaitersPerKey: 2 });
+    await expect(b.acquire('busy', { maxWaitersPerKey: 2 })).rejects.toSatisfy(
+      LockQueueFullError.isInstance,
+    );
+    controller.abort();
+    await expect(aborted).rejects.toThrow();
+    const closing = b.close();
+    await expect(closed).rejects.toSatisfy(LockClosedError.isInstance);
+    await closing;
+    for (const outcome of ['aborted', 'queue_full', 'closed']) {
+      expect(await harness.sum(METRIC.acquisitions, { [ATTR.outcome]: outcome }), outcome).toBe(1);
+    }
+    const failed = harness.spans(SPAN.wait).filter((s) => s.attributes[ATTR.outcome] === 'closed');
+    expect(failed[0]?.status.code).toBe(2);
+    await held.release();
+    await a.close();
   });
 
   it('reports a lost lock: a loss by reason, and its hold span ends in error', async () => {
