@@ -6,6 +6,7 @@ import { makeTempDir } from '@dlock/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lsCommand } from '../src/commands/ls.js';
 import type { Io } from '../src/io.js';
+import { captureIo } from './capture-io.js';
 
 let dir: Awaited<ReturnType<typeof makeTempDir>>;
 let url: string;
@@ -31,6 +32,43 @@ function terminal(frames: number, stop: AbortController): Io & { text(): string 
   const stderr = new Writable({ write: (_c, _e, done) => done() });
   return { stdout, stderr, env: {}, text: () => text };
 }
+
+describe('dlock ls in process', () => {
+  it('prints the table, JSON and usage errors', async () => {
+    const locks = createLockClient(await connectBackend(new URL(url), {}), { clientId: 'in-proc' });
+    const held = await Promise.all([
+      locks.acquire('proc:b', { ttlMs: 30_000, owner: 'svc#secret' }),
+      locks.acquire('proc:a', { ttlMs: 30_000 }),
+      locks.acquire('proc:b', { ttlMs: 30_000, owner: 'svc#secret' }),
+    ]);
+    const table = captureIo();
+    expect(await lsCommand(['proc:', '--url', url], table)).toBe(0);
+    const lines = table.out().trim().split('\n');
+    expect(lines.map((l) => l.split(/\s+/).slice(0, 3).join(' '))).toEqual([
+      'KEY HOLDER FENCING',
+      `proc:a in-proc ${held[1]!.fencingToken}`,
+      'proc:b svc (x2)',
+    ]);
+    const json = captureIo();
+    expect(await lsCommand(['proc:', '--url', url, '--json', '--limit', '1'], json)).toBe(0);
+    const doc = JSON.parse(json.out()) as {
+      locks: Array<Record<string, unknown>>;
+      truncated: boolean;
+    };
+    expect(doc.truncated).toBe(true);
+    expect(doc.locks).toMatchObject([{ key: 'proc:a', holder: 'in-proc', waiters: null }]);
+    expect(json.out()).not.toContain('secret');
+    const help = captureIo();
+    expect(await lsCommand(['--help'], help)).toBe(0);
+    await expect(lsCommand(['--limit', 'x'], captureIo())).rejects.toThrow('--limit');
+    await expect(lsCommand(['--interval', '1s'], captureIo())).rejects.toThrow('--watch');
+    await Promise.all(held.map((l) => l.release()));
+    const none = captureIo();
+    expect(await lsCommand(['proc:', '--url', url], none)).toBe(1);
+    expect(none.out()).toBe('no locks held under "proc:"\n');
+    await locks.close();
+  });
+});
 
 describe('dlock ls --watch on a terminal', () => {
   it('redraws in place: alternate screen, cursor home, each line and the rest cleared', async () => {
