@@ -3,6 +3,7 @@ import { maskCredentials } from '@dlock/lock-core';
 import { UsageError } from './cli-error.js';
 import { demoCommand } from './commands/demo.js';
 import { idCommand } from './commands/id.js';
+import { lsCommand } from './commands/ls.js';
 import { releaseCommand } from './commands/release.js';
 import { runCommand } from './commands/run.js';
 import { statusCommand } from './commands/status.js';
@@ -20,6 +21,7 @@ file) and across machines by changing one URL (Redis, MySQL, etcd).
 Commands:
   run KEY -- CMD ARGS...   hold the lock KEY while CMD runs (like flock, etcdctl lock, consul lock)
   status KEY               who holds KEY
+  ls [PREFIX] [--watch]    what is locked right now, by whom, until when (a live table)
   release KEY --force      delete KEY's lock whoever holds it (operator escape hatch)
   id snowflake|uuid7|uuid4 print new ids
   demo                     watch worker processes share a file safely under one lock
@@ -36,6 +38,7 @@ type Command = (argv: readonly string[], io: Io) => Promise<number>;
 const COMMANDS: Readonly<Record<string, Command>> = {
   run: runCommand,
   status: statusCommand,
+  ls: lsCommand,
   release: releaseCommand,
   id: idCommand,
   demo: demoCommand,

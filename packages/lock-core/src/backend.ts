@@ -53,6 +53,12 @@ export interface BackendCapabilities {
    * @default false
    */
   readonly orderedRequests?: boolean;
+  /**
+   * `list()` is implemented: the backend can enumerate the held keys under a prefix (for
+   * `client.list()` and `dlock ls`). Optional.
+   * @default false
+   */
+  readonly list?: boolean;
 }
 
 /** Identifies one hold: the lock's key and the secret owner token of the holder. */
@@ -224,6 +230,13 @@ export interface LockBackend {
   forceRelease?(key: string): Promise<boolean>;
 
   /**
+   * Capability `list`: one page of the keys held under `prefix` (see {@link ListRequest} and
+   * {@link ListPage}). Each entry is read atomically per key (owner, count, TTL and token belong to
+   * one grant); the page as a whole need not be one snapshot. Expired holds are never listed.
+   */
+  list?(request: ListRequest): Promise<ListPage>;
+
+  /**
    * Free what the backend created: subscriber connections, watches, timers, connections it opened
    * itself. Connections and clients the user passed in are left open. Idempotent.
    */
@@ -236,4 +249,37 @@ export interface LockBackend {
  */
 export interface BackendAdapterModule {
   connectBackend(url: URL, options: Readonly<Record<string, unknown>>): Promise<LockBackend>;
+}
+
+/** One page of `list()`. */
+export interface ListRequest {
+  /**
+   * Only keys that start with this string (compared as UTF-8 bytes, case-sensitive; `''`: every
+   * key). It is plain text: a backend whose server matches patterns (Redis SCAN MATCH, SQL LIKE)
+   * escapes the pattern characters in it, so `a*` lists `a*1`, never `ab`.
+   */
+  readonly prefix: string;
+  /**
+   * About how many locks this page should hold: a hint (Redis SCAN's COUNT is one), so a page
+   * may hold fewer (even none, with a `cursor` to go on) or somewhat more.
+   */
+  readonly limit: number;
+  /** Where to go on: the `cursor` of the previous page; absent for the first page. */
+  readonly cursor?: string | undefined;
+}
+
+/** A held key as `list()` reports it: {@link LockState} plus what the server knows of waiters. */
+export interface ListedState extends LockState {
+  /**
+   * How many contenders wait for the key, when the server knows (etcd's revision queue);
+   * `undefined` when it cannot tell (Redis, SQL, SQLite: waiters poll or wait client-side).
+   */
+  readonly waiters?: number | undefined;
+}
+
+export interface ListPage {
+  /** Held keys of this page, in no particular order; a key may recur on a later page. */
+  readonly locks: readonly ListedState[];
+  /** Pass it back for the next page; `undefined` when the listing is complete. */
+  readonly cursor?: string | undefined;
 }

@@ -7,6 +7,7 @@ import { LockArgumentError, LockClosedError } from './errors.js';
 import { guardBackend } from './guard-backend.js';
 import { Lease, type LeaseHost } from './lease.js';
 import { LeaseTable } from './lease-table.js';
+import { type ListedLock, type ListOptions, listLocks, planList } from './list.js';
 import { LockHandle } from './lock-handle.js';
 import {
   type CallKind,
@@ -111,6 +112,16 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     }
     this.#assertOpen();
     return this.backend.forceRelease(key);
+  }
+
+  list(prefix = '', options?: ListOptions): AsyncIterableIterator<ListedLock> {
+    const plan = planList(prefix, options);
+    if (!this.backend.list) {
+      // TODO(h-spi): LockUnsupportedError once lock-core has it.
+      throw new LockArgumentError(`The ${this.backend.name} backend does not support list()`);
+    }
+    this.#assertOpen();
+    return listLocks(this.backend, plan, () => this.#assertOpen());
   }
 
   close(): Promise<void> {

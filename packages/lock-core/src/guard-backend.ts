@@ -1,4 +1,4 @@
-import type { LockBackend } from './backend.js';
+import type { ListPage, LockBackend } from './backend.js';
 import { LockArgumentError, toBackendError } from './errors.js';
 import { holderOf } from './owner.js';
 
@@ -58,11 +58,22 @@ export function guardBackend(backend: LockBackend): LockBackend {
     ...(backend.forceRelease
       ? { forceRelease: guard('forceRelease', (k) => backend.forceRelease!(k)) }
       : {}),
+    // Like inspect(): only the holder's public part ever leaves the backend.
+    ...(capabilities.list && backend.list
+      ? { list: guard('list', (r) => backend.list!(r).then(publicHolders)) }
+      : {}),
     ...(capabilities.watch && backend.watch
       ? { watch: guard('watch', (k, cb) => backend.watch!(k, cb)) }
       : {}),
     ...(capabilities.nativeWait && backend.waitAcquire
       ? { waitAcquire: guard('wait', (r) => backend.waitAcquire!(r)) }
       : {}),
+  };
+}
+
+function publicHolders(page: ListPage): ListPage {
+  return {
+    locks: page.locks.map((state) => ({ ...state, owner: holderOf(state.owner) })),
+    cursor: page.cursor,
   };
 }

@@ -5,6 +5,9 @@ export type {
   BackendCapabilities,
   ExtendResult,
   Granted,
+  ListedState,
+  ListPage,
+  ListRequest,
   LockBackend,
   LockState,
   NativeWaitRequest,
@@ -29,6 +32,7 @@ export {
   type LockQueueScope,
   LockTimeoutError,
 } from './errors.js';
+export type { ListedLock, ListOptions } from './list.js';
 export { type MemoryBackendOptions, memoryBackend } from './memory/memory-backend.js';
 export { type MemoryClock, MemoryStore } from './memory/memory-store.js';
 export { maskCredentials, redactDriverError } from './redact.js';

@@ -1,4 +1,5 @@
 import type { LockLostError } from './errors.js';
+import type { ListedLock, ListOptions } from './list.js';
 
 /** How a waiting `acquire` learns that the lock may be free. */
 export type WaitStrategy =
@@ -196,6 +197,15 @@ export interface LockClient extends AsyncDisposable {
    * `LockArgumentError` when the backend cannot do it. Never use it to "fix" contention.
    */
   forceRelease(key: string): Promise<boolean>;
+  /**
+   * The keys held right now under `prefix` (`''`: all), with holder (public id only), hold
+   * count, expiry, fencing token and, where the server knows, the number of waiters. Pages
+   * through the backend lazily (`for await`), each key at most once, in no particular order; a
+   * lock taken or released while the listing runs may or may not appear. Bad arguments and a
+   * backend without listing throw `LockArgumentError` at once, a closed client `LockClosedError`,
+   * before any I/O; a backend failure rejects the iteration with `LockBackendError`.
+   */
+  list(prefix?: string, options?: ListOptions): AsyncIterableIterator<ListedLock>;
   /**
    * Stop the watchdog, end pending waits with `LockClosedError`, release held locks (best
    * effort; their signals abort with reason `client-closed`) and close the backend. Idempotent.

@@ -5,6 +5,7 @@
  * touching the algorithm. Drivers reject with their own errors; the backend wraps them into
  * `LockBackendError` named after the SPI operation that failed.
  */
+import type { ListPage, ListRequest } from '@dlock/lock-core';
 import type { Namespace } from 'etcd3';
 
 /**
@@ -130,4 +131,6 @@ export interface EtcdDriver {
     fromRevision: bigint | undefined,
     handlers: WatchHandlers,
   ): Promise<DeleteWatch>;
+  /** One page of `list()`: the holds under `prefix + request.prefix` (see `list.ts`). */
+  list(prefix: string, request: ListRequest): Promise<ListPage>;
 }

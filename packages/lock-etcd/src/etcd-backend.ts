@@ -18,6 +18,8 @@ import {
   type AcquireResult,
   type BackendCapabilities,
   type ExtendResult,
+  type ListPage,
+  type ListRequest,
   type LockBackend,
   LockBackendError,
   LockClosedError,
@@ -42,6 +44,7 @@ const CAPABILITIES: BackendCapabilities = {
   orderedWaiters: true,
   ttlGranularityMs: 1000,
   batchExtend: true,
+  list: true,
 };
 
 /** The driver's failure as the SPI operation's `LockBackendError` (dlock's own errors as they are). */
@@ -56,6 +59,7 @@ class EtcdBackend implements LockBackend {
   readonly capabilities = CAPABILITIES;
   readonly #mutex: EtcdMutex;
   readonly #driver: EtcdDriver;
+  readonly #prefix: string;
   readonly #onClose: (() => Promise<void>) | undefined;
   readonly #closing = new AbortController();
   /** Watches the core opened through `watch()`. */
@@ -64,6 +68,7 @@ class EtcdBackend implements LockBackend {
 
   constructor(driver: EtcdDriver, prefix: string, onClose: (() => Promise<void>) | undefined) {
     this.#driver = driver;
+    this.#prefix = prefix;
     this.#mutex = new EtcdMutex(driver, prefix);
     this.#onClose = onClose;
   }
@@ -120,6 +125,11 @@ class EtcdBackend implements LockBackend {
   async forceRelease(key: string): Promise<boolean> {
     this.#open();
     return this.#mutex.forceRelease(key).catch(failed('forceRelease', key));
+  }
+
+  async list(request: ListRequest): Promise<ListPage> {
+    this.#open();
+    return this.#driver.list(this.#prefix, request).catch(failed('list', undefined));
   }
 
   async watch(key: string, onRelease: () => void): Promise<WatchHandle> {

@@ -3,6 +3,7 @@
  * every keep-alive on one shared LeaseKeepAlive stream, and etcd3's `WatchBuilder` for deletions
  * (etcd3 resubscribes watchers after a reconnect and replays from the last revision it saw).
  */
+
 import type { IKeyValue, IRangeRequest, IRequestOp } from 'etcd3';
 import type {
   DeleteWatch,
@@ -15,6 +16,7 @@ import type {
 } from './driver.js';
 import { KeepAliveChannel } from './etcd3-lease.js';
 import { isContender, prefixRangeEnd } from './keys.js';
+import { listEtcd } from './list.js';
 import { reportError } from './report-error.js';
 
 /** A connection failure as gRPC and etcd3 word it (the message names the cause and endpoint). */
@@ -318,6 +320,10 @@ export function createEtcd3Driver(client: EtcdClientLike, requestTimeoutMs: numb
 
     watchDeletes(target, fromRevision, handlers) {
       return call(() => watchDeletes(client, target, fromRevision, handlers));
+    },
+
+    list(prefix, request) {
+      return call(() => listEtcd({ client, prefix, requestTimeoutMs }, request));
     },
   };
 }

@@ -73,7 +73,7 @@ describe('etcdBackend options', () => {
     expect(() => etcdBackend(options as never)).toThrow(LockArgumentError);
   });
 
-  it('declares whole-second TTLs and its native wait queue', () => {
+  it('declares whole-second TTLs, its native wait queue and listing', () => {
     const backend = etcdBackend({ client });
     expect(backend.capabilities).toEqual({
       watch: true,
@@ -81,6 +81,7 @@ describe('etcdBackend options', () => {
       orderedWaiters: true,
       ttlGranularityMs: 1000,
       batchExtend: true,
+      list: true,
     });
   });
 });

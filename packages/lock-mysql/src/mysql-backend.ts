@@ -1,10 +1,12 @@
 import type { LockBackend } from '@dlock/lock-core';
 import { heldBackend } from './held/held-backend.js';
+import type { Primitive } from './held/primitive.js';
 import { forUpdatePrimitive } from './held/primitive-for-update.js';
 import { getLockPrimitive } from './held/primitive-get-lock.js';
 import { type MysqlBackendOptions, resolveOptions } from './options.js';
 import type { OwnedMysqlPool } from './pool-types.js';
 import { rowBackend } from './row-backend.js';
+import { mysqlLister, withList } from './sql-list.js';
 import { SqlRunner } from './sql-runner.js';
 
 /**
@@ -30,10 +32,16 @@ export function createBackend(
   const sql = new SqlRunner(o.pool, o.acquireTimeoutMs, o.queryTimeoutMs);
   switch (o.mode) {
     case 'row':
-      return rowBackend(sql, o.table, owned);
+      return withList(rowBackend(sql, o.table, owned), mysqlLister(sql, o.table, undefined));
     case 'get-lock':
-      return heldBackend(sql, o.table, getLockPrimitive(o.lockNamePrefix), owned);
+      return held(getLockPrimitive(o.lockNamePrefix));
     case 'for-update':
-      return heldBackend(sql, o.table, forUpdatePrimitive(o.table), owned);
+      return held(forUpdatePrimitive(o.table));
+  }
+  function held(primitive: Primitive): LockBackend {
+    return withList(
+      heldBackend(sql, o.table, primitive, owned),
+      mysqlLister(sql, o.table, primitive),
+    );
   }
 }

@@ -16,6 +16,7 @@ export type {
 } from './client-types.js';
 export { CommandRunner, RedisCommandTimeoutError } from './command-runner.js';
 export { type LockKeys, lockKeys } from './keys.js';
+export { keyOfLockName, lockPattern } from './list.js';
 export { ReleaseSubscriber } from './release-subscriber.js';
 export {
   decodeAcquireReply,

@@ -11,6 +11,7 @@ import {
 import type { RedisPipelineLike } from './client-types.js';
 import { CommandRunner } from './command-runner.js';
 import { lockKeys } from './keys.js';
+import { listHolds } from './list.js';
 import { type RedisBackendOptions, resolveOptions } from './options.js';
 import { ReleaseSubscriber } from './release-subscriber.js';
 import { decodeAcquireReply, decodeInspectReply, decodeReleaseReply } from './replies.js';
@@ -26,6 +27,7 @@ const CAPABILITIES: BackendCapabilities = Object.freeze({
   // Each script call is written to the key's one connection before the call returns, and Redis
   // runs one connection's commands in order: a waiter's acquire may follow a release unawaited.
   orderedRequests: true,
+  list: true,
 });
 
 /**
@@ -175,6 +177,8 @@ export function createRedisBackend(
       );
       return Number(reply) === 1;
     },
+
+    list: (request) => listHolds({ client, prefix, runner, scripts }, request),
 
     watch(key: string, onRelease: () => void): Promise<WatchHandle> {
       return subscriber.watch(lockKeys(prefix, key).channel, onRelease);

@@ -141,6 +141,19 @@ describe.skipIf(!binaries.available)('redis cluster (3 masters started by the te
     });
   }
 
+  it('lists from a client that has not connected yet, across every master', async () => {
+    const holder = createLockClient(redisBackend({ client: newClient(), prefix: 'ls-fresh:' }));
+    const keys = Array.from({ length: 12 }, (_, i) => `spread:${i}`);
+    const locks = await Promise.all(keys.map((k) => holder.acquire(k, { ttlMs: 10_000 })));
+    // A brand-new Cluster client knows no masters until it has loaded the slot map.
+    const lister = createLockClient(redisBackend({ client: newClient(), prefix: 'ls-fresh:' }));
+    const listed: string[] = [];
+    for await (const lock of lister.list('spread:', { pageSize: 5 })) listed.push(lock.key);
+    expect(listed.sort()).toEqual([...keys].sort());
+    await Promise.all(locks.map((l) => l.release()));
+    await Promise.all([holder.close(), lister.close()]);
+  });
+
   it('locks on every master: keys spread over the three nodes all work', async () => {
     const backend = redisBackend({ client: newClient() });
     const keys = Array.from({ length: 30 }, (_, i) => `spread:${i}`);

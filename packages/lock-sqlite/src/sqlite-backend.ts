@@ -10,6 +10,7 @@ import {
 } from '@dlock/lock-core';
 import { isBetterSqlite3Database, wrapBetterSqlite3 } from './better-sqlite3-connection.js';
 import { defaultDatabasePath, SHARED_DEFAULT_PATH } from './default-path.js';
+import { createLister } from './list.js';
 import { wrapNodeSqlite } from './node-sqlite-connection.js';
 import { chooseDriver, openDatabase } from './open-database.js';
 import { resolveOptions, type SqliteBackendOptions } from './options.js';
@@ -171,6 +172,8 @@ function buildBackend(
     }
   };
 
+  const list = createLister(db, tables, clock);
+
   // Rows of holders that died and were never taken over would otherwise stay forever.
   sweep.run(clock());
 
@@ -182,6 +185,7 @@ function buildBackend(
       orderedWaiters: false,
       ttlGranularityMs: 1,
       batchExtend: true,
+      list: true,
     },
     tryAcquire: (request) => run('tryAcquire', request.key, () => acquireTx.immediate(request)),
     extend: (request) => run('extend', request.key, () => extendTx.immediate([request])[0]!),
@@ -201,6 +205,7 @@ function buildBackend(
         };
       }),
     forceRelease: (key) => run('forceRelease', key, () => forceTx.immediate(key)),
+    list: (request) => run('list', undefined, () => list(request)),
     async close() {
       if (closed) return;
       closed = true;

@@ -6,7 +6,7 @@ import {
   lockKeys,
 } from '@dlock/lock-redis/internals';
 import { quorumError } from './errors.js';
-import { answers, onAllNodes } from './fan-out.js';
+import { answers, type NodeOutcome, onAllNodes } from './fan-out.js';
 import type { Quorum } from './quorum.js';
 import { maxToken } from './tokens.js';
 import { rankedDescending } from './validity.js';
@@ -27,6 +27,18 @@ export async function inspectOnQuorum(q: Quorum, key: string): Promise<LockState
     decodeInspectReply,
     q.nodeTimeoutMs,
   );
+  return majorityHold(q, key, outcomes);
+}
+
+/**
+ * The hold a majority of `outcomes` (one inspect reply per node) agrees on, as
+ * {@link inspectOnQuorum} describes; shared with `list()`.
+ */
+export function majorityHold(
+  q: Quorum,
+  key: string,
+  outcomes: readonly NodeOutcome<InspectedHold | null>[],
+): LockState | null {
   const byOwner = new Map<string, InspectedHold[]>();
   for (const { value } of answers(outcomes)) {
     if (value === null) continue;

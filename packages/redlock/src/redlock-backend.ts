@@ -4,6 +4,7 @@ import { extendOnQuorum } from './extend.js';
 import { extendManyOnQuorum } from './extend-many.js';
 import { forceReleaseOnQuorum } from './force-release.js';
 import { inspectOnQuorum } from './inspect.js';
+import { listOnQuorum } from './list.js';
 import { createNode } from './node.js';
 import { type RedlockBackendOptions, resolveOptions } from './options.js';
 import type { Quorum } from './quorum.js';
@@ -20,6 +21,7 @@ const CAPABILITIES: BackendCapabilities = Object.freeze({
   // Every call is written to each node's one connection before it returns, and each node runs its
   // connection's commands in order: a local waiter's attempt may follow a release unawaited.
   orderedRequests: true,
+  list: true,
 });
 
 /**
@@ -68,6 +70,7 @@ export function createRedlockBackend(
     release: (request) => releaseOnQuorum(quorum, request),
     inspect: (key) => inspectOnQuorum(quorum, key),
     forceRelease: (key) => forceReleaseOnQuorum(quorum, key),
+    list: (request) => listOnQuorum(quorum, request),
     // Copies of one release from different nodes arrive within about a node timeout of each other.
     watch: (key, onRelease) => watchOnQuorum(quorum, key, onRelease, resolved.nodeTimeoutMs),
     close() {

@@ -1,6 +1,8 @@
 import type {
   AcquireRequest,
   AcquireResult,
+  ListPage,
+  ListRequest,
   LockBackend,
   LockState,
   OwnerRef,
@@ -8,6 +10,7 @@ import type {
   WatchHandle,
 } from '../backend.js';
 import { LockArgumentError } from '../errors.js';
+import { listMemory } from './memory-list.js';
 import { type MemoryClock, MemoryStore } from './memory-store.js';
 
 export interface MemoryBackendOptions {
@@ -52,6 +55,7 @@ export function memoryBackend(options: MemoryBackendOptions = {}): LockBackend {
       batchExtend: false,
       // Every call takes effect before it returns its promise.
       orderedRequests: true,
+      list: true,
     },
 
     async tryAcquire({ key, owner, ttlMs }: AcquireRequest): Promise<AcquireResult> {
@@ -105,6 +109,11 @@ export function memoryBackend(options: MemoryBackendOptions = {}): LockBackend {
       if (!store.get(key)) return false;
       store.delete(key);
       return true;
+    },
+
+    async list(request: ListRequest): Promise<ListPage> {
+      open();
+      return listMemory(store, request);
     },
 
     async watch(key: string, onRelease: () => void): Promise<WatchHandle> {

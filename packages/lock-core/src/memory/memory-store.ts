@@ -47,6 +47,11 @@ export class MemoryStore {
     return entry;
   }
 
+  /** Every key with an entry, live or not yet swept (`get` tells which are live). */
+  keys(): IterableIterator<string> {
+    return this.#locks.keys();
+  }
+
   grant(key: string, owner: string, ttlMs: number): Entry {
     const next = (this.#counters.get(key) ?? 0n) + 1n;
     const floor = wallMicros();

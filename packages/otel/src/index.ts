@@ -1,0 +1,6 @@
+export {
+  type DlockInstrumentation,
+  type InstrumentDlockOptions,
+  instrumentDlock,
+} from './instrument.js';
+export { ATTR, METRIC, SPAN } from './names.js';
