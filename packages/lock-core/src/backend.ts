@@ -31,11 +31,6 @@ export interface BackendCapabilities {
    */
   readonly nativeWait: boolean;
   /**
-   * Waiters are granted in a server-defined order across processes (etcd create revisions, a
-   * server-side queue). Informational: the core keeps its local FIFO either way.
-   */
-  readonly orderedWaiters: boolean;
-  /**
    * The smallest unit of TTL the server honours, in milliseconds: 1 for Redis and MySQL, 1000 for
    * etcd leases. The core rounds nothing; the adapter rounds TTLs up to its granularity and
    * reports the real expiry in `expiresAt`.

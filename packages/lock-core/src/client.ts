@@ -3,7 +3,7 @@ import type { Granted, LockBackend } from './backend.js';
 import { monotonicNow, toEpoch } from './clock.js';
 import { findReentryOwner, runInFrame } from './context.js';
 import { channels } from './diagnostics.js';
-import { LockArgumentError, LockClosedError } from './errors.js';
+import { LockArgumentError, LockClosedError, LockTimeoutError } from './errors.js';
 import { guardBackend } from './guard-backend.js';
 import { Lease, type LeaseHost } from './lease.js';
 import { LeaseTable } from './lease-table.js';
@@ -187,7 +187,7 @@ class Client implements LockClient, LeaseHost, AcquireHost {
         error,
       });
     }
-    if (kind === 'tryAcquire' && (error as { code?: string }).code === 'DLOCK_TIMEOUT') return null;
+    if (kind === 'tryAcquire' && LockTimeoutError.isInstance(error)) return null;
     throw error;
   }
 

@@ -29,7 +29,6 @@ import { Sweeper } from './sweeper.js';
 const CAPABILITIES: BackendCapabilities = {
   watch: true,
   nativeWait: true,
-  orderedWaiters: true,
   ttlGranularityMs: 1000,
   batchExtend: true,
 };

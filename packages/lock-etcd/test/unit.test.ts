@@ -67,7 +67,6 @@ describe('etcdBackend options', () => {
     expect(backend.capabilities).toEqual({
       watch: true,
       nativeWait: true,
-      orderedWaiters: true,
       ttlGranularityMs: 1000,
       batchExtend: true,
     });

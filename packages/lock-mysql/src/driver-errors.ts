@@ -15,12 +15,6 @@ export function isLockWaitRefusal(error: unknown): boolean {
   return errno === 1205 || errno === 3572;
 }
 
-/** The statement was stopped by `KILL QUERY` (1317), or the connection by `KILL` (1927, 2013). */
-export function isInterrupted(error: unknown): boolean {
-  const e = error as DriverError;
-  return e?.errno === 1317 || e?.errno === 1927 || isConnectionGone(error);
-}
-
 /** The connection is unusable: closed, reset, killed or timed out. */
 export function isConnectionGone(error: unknown): boolean {
   const e = error as DriverError;

@@ -42,7 +42,6 @@ export function rowBackend(
     capabilities: {
       watch: false,
       nativeWait: false,
-      orderedWaiters: false,
       ttlGranularityMs: 1,
       batchExtend: false,
     },

@@ -19,8 +19,6 @@ import { COMMANDS, defineScripts } from './scripts/index.js';
 const CAPABILITIES: BackendCapabilities = Object.freeze({
   watch: true,
   nativeWait: false,
-  // Pub/sub wakes every process's waiters; who wins is decided by the next acquire, not a queue.
-  orderedWaiters: false,
   ttlGranularityMs: 1,
   batchExtend: true,
   // Each script call is written to the key's one connection before the call returns, and Redis

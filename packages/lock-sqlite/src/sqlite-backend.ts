@@ -174,7 +174,6 @@ function buildBackend(
     capabilities: {
       watch: false,
       nativeWait: false,
-      orderedWaiters: false,
       ttlGranularityMs: 1,
       batchExtend: true,
     },

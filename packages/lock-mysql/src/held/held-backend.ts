@@ -146,7 +146,6 @@ export function heldBackend(
     capabilities: {
       watch: false,
       nativeWait: true,
-      orderedWaiters: true,
       ttlGranularityMs: 1,
       batchExtend: false,
     },
