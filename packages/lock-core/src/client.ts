@@ -1,13 +1,9 @@
-import { type AcquireHost, type Attempt, acquireWithWait } from './acquire.js';
-import type { Granted, LockBackend } from './backend.js';
+import type { AcquireResult, Granted, LockBackend } from './backend.js';
 import { monotonicNow, toEpoch } from './clock.js';
-import { findReentryOwner, runInFrame } from './context.js';
 import { channels } from './diagnostics.js';
 import { LockArgumentError, LockClosedError, LockTimeoutError } from './errors.js';
 import { guardBackend } from './guard-backend.js';
-import { Lease, type LeaseHost } from './lease.js';
-import { LeaseTable } from './lease-table.js';
-import { LockHandle } from './lock-handle.js';
+import { Lease, type LeaseHost, LeaseTable, LockHandle } from './lease.js';
 import {
   type CallKind,
   type CallOptions,
@@ -15,10 +11,10 @@ import {
   normalizeCallOptions,
   normalizeClientOptions,
 } from './options.js';
-import { defaultClientId, newOwnerToken } from './owner.js';
+import { defaultClientId, findReentryOwner, newOwnerToken, runInFrame } from './owner.js';
 import type { Lock, LockClient, LockClientOptions, LockInfo, UsingOptions } from './types.js';
 import { validateFunction, validateKey } from './validate.js';
-import { WaiterQueues } from './waiter-queues.js';
+import { type AcquireHost, type AcquireParams, type Attempt, Lines } from './wait/line.js';
 import { Watchdog } from './watchdog.js';
 
 /**
@@ -35,7 +31,8 @@ class Client implements LockClient, LeaseHost, AcquireHost {
   readonly #noOptions: Record<CallKind, CallOptions>;
   readonly #watchdog: Watchdog;
   readonly #leases = new LeaseTable();
-  readonly queues: WaiterQueues;
+  /** Calls waiting for keys, in one line per key (wait/line.ts). */
+  readonly #lines: Lines;
   readonly #closer = new AbortController();
   #closing: Promise<void> | undefined;
 
@@ -46,11 +43,7 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     this.#defaults = normalizeClientOptions(options);
     this.#noOptions = defaultCallOptions(this.#defaults, backend.capabilities);
     this.#clientId = this.#defaults.clientId ?? defaultClientId();
-    this.queues = new WaiterQueues(
-      backend,
-      (key) => this.#leases.holds(key),
-      this.#defaults.maxWaiters,
-    );
+    this.#lines = new Lines(this, (key) => this.#leases.holds(key), this.#defaults.maxWaiters);
     this.#watchdog = new Watchdog(
       backend,
       this.#defaults.watchdogBatchSize,
@@ -155,27 +148,57 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     const begun = channels.acquireEnd.hasSubscribers ? monotonicNow() : 0;
     if (channels.acquireStart.hasSubscribers)
       channels.acquireStart.publish({ key, strategy: o.strategy, reentry });
-    let waiting: Promise<Attempt>;
-    try {
-      waiting = acquireWithWait(this, {
-        key,
-        owner,
-        reentry,
-        ttlMs: o.ttlMs,
-        waitTimeoutMs: o.waitTimeoutMs,
-        signal: o.signal,
-        strategy: o.strategy,
-        initialDelayMs: o.initialDelayMs,
-        maxDelayMs: o.maxDelayMs,
-        maxWaitersPerKey: o.maxWaitersPerKey,
-      });
-    } catch (error) {
-      waiting = Promise.reject(error);
-    }
+    const waiting = this.#acquire({
+      key,
+      owner,
+      reentry,
+      ttlMs: o.ttlMs,
+      waitTimeoutMs: o.waitTimeoutMs,
+      signal: o.signal,
+      strategy: o.strategy,
+      initialDelayMs: o.initialDelayMs,
+      maxDelayMs: o.maxDelayMs,
+      maxWaitersPerKey: o.maxWaitersPerKey,
+    });
     return waiting.then(
       (attempt) => this.#granted(key, owner, o, begun, attempt),
       (error: unknown) => this.#refused(kind, key, begun, error),
     );
+  }
+
+  /**
+   * The common case: no signal, and nobody of this client ahead for the key (or a call that never
+   * waits behind others: a re-entry, tryAcquire). Ask the backend at once, and become a waiter
+   * only if refused. Everything else waits in the key's line from the start (wait/line.ts).
+   */
+  async #acquire(p: AcquireParams): Promise<Attempt> {
+    const lines = this.#lines;
+    const { key } = p;
+    const ahead = lines.asking.has(key) || lines.has(key);
+    const mayWait = p.waitTimeoutMs !== 0;
+    if (
+      p.signal !== undefined ||
+      (p.strategy === 'native' && mayWait) ||
+      (ahead && mayWait && !p.reentry)
+    )
+      return lines.acquire(p);
+    // While this call asks it holds the key's head: later calls of the client line up behind it.
+    const claims = !ahead && !p.reentry && p.strategy !== 'native';
+    if (claims) lines.asking.add(key);
+    const start = monotonicNow();
+    let result: AcquireResult;
+    try {
+      result = await this.backend.tryAcquire(p);
+    } catch (error) {
+      if (claims) lines.endClaim(key, 'try');
+      throw error;
+    }
+    if (result.acquired || !mayWait) {
+      if (claims) lines.endClaim(key, result.acquired ? { heldForMs: result.ttlMs } : 'try');
+      if (!result.acquired) throw new LockTimeoutError(key, 0);
+      return { result, start };
+    }
+    return lines.afterRefusal(p, start, claims, result.retryAfterMs);
   }
 
   #refused(kind: CallKind, key: string, begun: number, error: unknown): null {
@@ -222,26 +245,23 @@ class Client implements LockClient, LeaseHost, AcquireHost {
   #leaseFor(key: string, owner: string, grant: Granted, start: number, o: CallOptions): Lease {
     const existing = this.#leases.get(key, owner);
     if (existing && grant.reentered && existing.state === 'held') {
-      existing.autoExtend ||= o.autoExtend;
-      existing.extended(start, grant.ttlMs);
+      existing.reentered(start, grant.ttlMs, o.autoExtend);
       return existing;
     }
     // A fresh grant while we thought we held the key means our old lease silently expired.
     existing?.lose('not-held');
-    const lease = new Lease(
-      this,
+    const lease = new Lease(this, {
       key,
       owner,
-      grant.fencingToken,
-      o.ttlMs,
+      fencingToken: grant.fencingToken,
+      ttlMs: o.ttlMs,
       start,
-      grant.ttlMs,
-      o.maxHoldMs,
-    );
-    lease.autoExtend = o.autoExtend;
-    lease.observed = this.#defaults.onLost !== undefined;
+      grantMs: grant.ttlMs,
+      maxHoldMs: o.maxHoldMs,
+      autoExtend: o.autoExtend,
+      observed: this.#defaults.onLost !== undefined,
+    });
     this.#leases.set(lease);
-    if (lease.timed) this.schedule(lease);
     return lease;
   }
 
@@ -276,7 +296,7 @@ class Client implements LockClient, LeaseHost, AcquireHost {
   }
 
   released(key: string, sent: boolean): void {
-    this.queues.released(key, sent);
+    this.#lines.released(key, sent);
   }
 
   // ---- shutdown ----
@@ -293,7 +313,7 @@ class Client implements LockClient, LeaseHost, AcquireHost {
         lease.lose('client-closed');
         for (let i = 0; i < holds; i++) await this.backend.release(lease);
       }),
-      this.queues.closeAll(),
+      this.#lines.closeAll(),
     ]);
     this.#leases.clear();
     await this.backend.close();
