@@ -14,7 +14,13 @@ import {
 import { defaultClientId, findReentryOwner, newOwnerToken, runInFrame } from './owner.js';
 import type { Lock, LockClient, LockClientOptions, LockInfo, UsingOptions } from './types.js';
 import { validateFunction, validateKey } from './validate.js';
-import { type AcquireHost, type AcquireParams, type Attempt, Lines } from './wait/line.js';
+import {
+  type AcquireHost,
+  type AcquireParams,
+  type Attempt,
+  Lines,
+  type Promotion,
+} from './wait/line.js';
 import { Watchdog } from './watchdog.js';
 
 /**
@@ -190,15 +196,24 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     try {
       result = await this.backend.tryAcquire(p);
     } catch (error) {
-      if (claims) lines.endClaim(key, 'try');
+      if (claims) this.#endClaim(key, 'try');
       throw error;
     }
     if (result.acquired || !mayWait) {
-      if (claims) lines.endClaim(key, result.acquired ? { heldForMs: result.ttlMs } : 'try');
+      if (claims) this.#endClaim(key, result.acquired ? { heldForMs: result.ttlMs } : 'try');
       if (!result.acquired) throw new LockTimeoutError(key, 0);
       return { result, start };
     }
     return lines.afterRefusal(p, start, claims, result.retryAfterMs);
+  }
+
+  /**
+   * The fast path's attempt ended: a call that lined up behind it meanwhile takes over as
+   * `promotion` says (`Lines.endClaim`, written out so that the free path stays in this file).
+   */
+  #endClaim(key: string, promotion: Promotion): void {
+    this.#lines.asking.delete(key);
+    this.#lines.get(key)?.promoteHead(promotion);
   }
 
   #refused(kind: CallKind, key: string, begun: number, error: unknown): null {
