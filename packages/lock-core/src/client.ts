@@ -14,6 +14,7 @@ import {
 import { defaultClientId, findReentryOwner, newOwnerToken, runInFrame } from './owner.js';
 import type { Lock, LockClient, LockClientOptions, LockInfo, UsingOptions } from './types.js';
 import { validateFunction, validateKey } from './validate.js';
+import { Interrupt, settle } from './wait/interrupt.js';
 import {
   type AcquireHost,
   type AcquireParams,
@@ -173,38 +174,56 @@ class Client implements LockClient, LeaseHost, AcquireHost {
   }
 
   /**
-   * The common case: no signal, and nobody of this client ahead for the key (or a call that never
-   * waits behind others: a re-entry, tryAcquire). Ask the backend at once, and become a waiter
-   * only if refused. Everything else waits in the key's line from the start (wait/line.ts).
+   * Asks the backend at once when nobody of this client is ahead for the key (or when the call
+   * never waits behind others: a re-entry, tryAcquire), and becomes a waiter only if refused.
+   * Natively waiting calls, and calls that would wait behind others, wait in the key's line from
+   * the start. How a call waits: wait/line.ts.
    */
   async #acquire(p: AcquireParams): Promise<Attempt> {
     const lines = this.#lines;
     const { key } = p;
     const ahead = lines.asking.has(key) || lines.has(key);
     const mayWait = p.waitTimeoutMs !== 0;
-    if (
-      p.signal !== undefined ||
-      (p.strategy === 'native' && mayWait) ||
-      (ahead && mayWait && !p.reentry)
-    )
+    if ((p.strategy === 'native' && mayWait) || (ahead && mayWait && !p.reentry))
       return lines.acquire(p);
     // While this call asks it holds the key's head: later calls of the client line up behind it.
     const claims = !ahead && !p.reentry && p.strategy !== 'native';
     if (claims) lines.asking.add(key);
     const start = monotonicNow();
+    // Only a call with a signal pays for the interrupt up front: the signal (or close(), or the
+    // deadline, which counts from here) may cut the first attempt short.
+    const interrupt =
+      p.signal === undefined
+        ? undefined
+        : new Interrupt(
+            p.signal,
+            this.closeSignal,
+            mayWait ? start + p.waitTimeoutMs : Infinity,
+            p,
+          );
     let result: AcquireResult;
     try {
-      result = await this.backend.tryAcquire(p);
+      const pending = this.backend.tryAcquire(p);
+      result = interrupt
+        ? (await settle(this, p, interrupt, pending, start)).result
+        : await pending;
     } catch (error) {
       if (claims) this.#endClaim(key, 'try');
+      interrupt?.dispose();
       throw error;
     }
     if (result.acquired || !mayWait) {
       if (claims) this.#endClaim(key, result.acquired ? { heldForMs: result.ttlMs } : 'try');
+      interrupt?.dispose();
       if (!result.acquired) throw new LockTimeoutError(key, 0);
       return { result, start };
     }
-    return lines.afterRefusal(p, start, claims, result.retryAfterMs);
+    return lines.afterRefusal(
+      p,
+      interrupt ?? new Interrupt(undefined, this.closeSignal, start + p.waitTimeoutMs, p),
+      claims,
+      result.retryAfterMs,
+    );
   }
 
   /**

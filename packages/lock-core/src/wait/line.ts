@@ -3,7 +3,7 @@ import { setImmediate } from 'node:timers';
 import type { AcquireResult, LockBackend } from '../backend.js';
 import { monotonicNow } from '../clock.js';
 import { LockQueueFullError } from '../errors.js';
-import { type AbortTarget, ask, granted, Interrupt } from './interrupt.js';
+import { type AbortTarget, granted, Interrupt } from './interrupt.js';
 import { nativeTurn, waitNatively } from './native.js';
 import { pollTurn } from './poll.js';
 import { type KeyWatch, watchTurn } from './watch.js';
@@ -223,66 +223,57 @@ export class Lines extends Map<string, Line> {
   }
 
   /**
-   * Takes the lock or throws: `LockTimeoutError` at the deadline, the signal's reason on abort,
-   * `LockClosedError` when the client closes, `LockBackendError` when the backend fails,
-   * `LockQueueFullError` (before any I/O) when the client has as many waiters as it allows.
-   * For calls the client's fast path does not take: with a signal, natively waiting ones, and
-   * ones that find others of the client ahead.
+   * Waits in the key's line from the start: natively waiting calls, and calls that find others of
+   * the client ahead for the key. Rejects with `LockQueueFullError` (before any I/O) when the
+   * client has as many waiters as it allows, and as `afterRefusal` says otherwise.
    */
-  async acquire(p: AcquireParams): Promise<Attempt> {
-    const begun = monotonicNow();
-    const native = p.strategy === 'native';
-    if (p.waitTimeoutMs !== 0 && !p.reentry) this.#admit(p.key, p.maxWaitersPerKey, native);
-    const deadline = p.waitTimeoutMs === 0 ? Number.POSITIVE_INFINITY : begun + p.waitTimeoutMs;
-    const interrupt = new Interrupt(p.signal, this.host.closeSignal, deadline, p);
-    let queued = false;
+  acquire(p: AcquireParams): Promise<Attempt> {
     try {
-      if (native) {
-        // tryAcquire: one attempt, never in line. A re-entry holds the key: no line either.
-        if (p.waitTimeoutMs === 0) return granted(await ask(this.host, p, interrupt), p);
-        if (p.reentry) return granted(await waitNatively(this.host, p, interrupt), p);
-        queued = true;
-        return this.#queue(p, interrupt);
-      }
-      // Re-entries and tryAcquire never wait behind the line; a call that finds nobody ahead
-      // claims the head while it asks, so later arrivals line up behind it.
-      const claims = !p.reentry && this.#free(p.key);
-      if (!claims && !p.reentry && p.waitTimeoutMs !== 0) {
-        queued = true;
-        return this.#queue(p, interrupt);
-      }
-      if (claims) this.asking.add(p.key);
-      let first: Attempt;
-      try {
-        first = await ask(this.host, p, interrupt);
-      } catch (error) {
-        if (claims) this.endClaim(p.key, 'try');
-        throw error;
-      }
-      if (first.result.acquired || p.waitTimeoutMs === 0) {
-        if (claims)
-          this.endClaim(p.key, first.result.acquired ? { heldForMs: first.result.ttlMs } : 'try');
-        return granted(first, p);
-      }
-      queued = true;
-      return this.#refused(p, interrupt, claims, first.result.retryAfterMs);
-    } finally {
-      if (!queued) interrupt.dispose();
+      if (!p.reentry) this.#admit(p.key, p.maxWaitersPerKey, p.strategy === 'native');
+    } catch (error) {
+      return Promise.reject(error);
     }
+    const begun = monotonicNow();
+    const interrupt = new Interrupt(p.signal, this.host.closeSignal, begun + p.waitTimeoutMs, p);
+    if (!p.reentry) return this.#queue(p, interrupt);
+    // A native re-entry: its caller holds the key, so it waits behind nobody.
+    const waiting = waitNatively(this.host, p, interrupt).then((attempt) => granted(attempt, p));
+    void waiting.then(
+      () => interrupt.dispose(),
+      () => interrupt.dispose(),
+    );
+    return waiting;
   }
 
   /**
-   * The fast path's attempt, begun at `begun`, was refused: the call becomes a waiter, at the
-   * front of the line if it held the key's head (`claimed`).
+   * The client's first attempt was refused: the call becomes a waiter, at the front of the line
+   * if it held the key's head (`claimed`). The promise settles with the grant, or rejects with
+   * `LockTimeoutError` at the deadline, the signal's reason on abort, `LockClosedError` when the
+   * client closes, `LockBackendError` when the backend fails, or `LockQueueFullError` when the
+   * client has as many waiters as it allows. A grant that arrives after the caller gave up is
+   * released again, so an abandoned wait never leaks a lock.
    */
   afterRefusal(
     p: AcquireParams,
-    begun: number,
+    interrupt: Interrupt,
     claimed: boolean,
     retryAfterMs: number | undefined,
   ): Promise<Attempt> {
-    const interrupt = new Interrupt(p.signal, this.host.closeSignal, begun + p.waitTimeoutMs, p);
-    return this.#refused(p, interrupt, claimed, retryAfterMs);
+    try {
+      if (this.#count.waiters >= this.maxWaiters)
+        throw new LockQueueFullError(p.key, 'client', this.maxWaiters);
+    } catch (error) {
+      if (claimed) this.endClaim(p.key, 'try');
+      interrupt.dispose();
+      return Promise.reject(error);
+    }
+    if (!claimed) return this.#queue(p, interrupt);
+    // The call that held the claim takes its place at the front, knowing the lock is busy; its
+    // turn's cleanup hands the head on to the next waiter even if it was interrupted already.
+    this.endClaim(p.key, null);
+    const waiter = new Waiter(this.host, p, interrupt, this.#lineFor(p.key));
+    waiter.line.takeHead(waiter);
+    return lead(this, waiter, 'try', { retryAfterMs });
   }
 
   /**
@@ -323,16 +314,12 @@ export class Lines extends Map<string, Line> {
     waiter.interrupt.dispose();
   }
 
-  #free(key: string): boolean {
-    return !this.asking.has(key) && !this.has(key);
-  }
-
   /**
    * Fails fast, before any I/O, when the call would wait beyond a bound: the key's `maxPerKey`
    * (a first attempt in flight counts, as the first in line, so the key's bound holds exactly),
    * or the client's `maxWaiters` when the call would queue at once behind others of the key (or
    * waits natively). A call that finds nobody ahead makes its first attempt; if refused, it
-   * meets the client's bound in `#refused` instead.
+   * meets the client's bound in `afterRefusal` instead.
    */
   #admit(key: string, maxPerKey: number, native: boolean): void {
     if (maxPerKey === Number.POSITIVE_INFINITY && this.maxWaiters === Number.POSITIVE_INFINITY)
@@ -350,30 +337,6 @@ export class Lines extends Map<string, Line> {
       this.set(key, line);
     }
     return line;
-  }
-
-  /** Refused at first try: only now does the call become a waiter, if the client has room. */
-  #refused(
-    p: AcquireParams,
-    interrupt: Interrupt,
-    claimed: boolean,
-    retryAfterMs: number | undefined,
-  ): Promise<Attempt> {
-    try {
-      if (this.#count.waiters >= this.maxWaiters)
-        throw new LockQueueFullError(p.key, 'client', this.maxWaiters);
-    } catch (error) {
-      if (claimed) this.endClaim(p.key, 'try');
-      interrupt.dispose();
-      return Promise.reject(error);
-    }
-    if (!claimed) return this.#queue(p, interrupt);
-    // The call that held the claim takes its place at the front, knowing the lock is busy; its
-    // turn's cleanup hands the head on to the next waiter even if it was interrupted already.
-    this.endClaim(p.key, null);
-    const waiter = new Waiter(this.host, p, interrupt, this.#lineFor(p.key));
-    waiter.line.takeHead(waiter);
-    return lead(this, waiter, 'try', { retryAfterMs });
   }
 
   /**
