@@ -217,11 +217,6 @@ export class Lines extends Map<string, Line> {
     super();
   }
 
-  /** Waiters of this client, across keys. */
-  get waiters(): number {
-    return this.#count.waiters;
-  }
-
   /**
    * Waits in the key's line from the start: natively waiting calls, and calls that find others of
    * the client ahead for the key. Rejects with `LockQueueFullError` (before any I/O) when the

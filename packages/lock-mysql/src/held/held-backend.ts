@@ -169,9 +169,12 @@ export function heldBackend(
       try {
         const renewal = state.extend(request, local.connection);
         // A for-update holder idles inside its transaction: touch it, so the server's idle
-        // timeout cannot end it and a lost connection shows up now.
-        if (!primitive.autocommit) await query(local.connection, 'SELECT 1');
-        ok = await renewal;
+        // timeout cannot end it and a lost connection shows up now. Both awaited together: a
+        // failed touch must not leave the renewal's own failure unhandled.
+        [ok] = await Promise.all([
+          renewal,
+          primitive.autocommit ? undefined : query(local.connection, 'SELECT 1'),
+        ]);
       } catch (error) {
         if (!local.dead && !holderGone(error)) throw error;
         await sessions.end(local, 'destroy');
