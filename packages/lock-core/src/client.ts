@@ -177,7 +177,8 @@ class Client implements LockClient, LeaseHost, AcquireHost {
    * Asks the backend at once when nobody of this client is ahead for the key (or when the call
    * never waits behind others: a re-entry, tryAcquire), and becomes a waiter only if refused.
    * Natively waiting calls, and calls that would wait behind others, wait in the key's line from
-   * the start. How a call waits: wait/line.ts.
+   * the start. How a call waits: wait/line.ts. (This frame ends as the call starts waiting: it
+   * returns the line's promise.)
    */
   async #acquire(p: AcquireParams): Promise<Attempt> {
     const lines = this.#lines;
