@@ -66,7 +66,6 @@ function sequential(clients: readonly RedlockClientLike[], prefix: string): Lock
     capabilities: {
       watch: false,
       nativeWait: false,
-      orderedWaiters: false,
       ttlGranularityMs: 1,
       batchExtend: false,
     },

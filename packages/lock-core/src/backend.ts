@@ -3,8 +3,11 @@
  *
  * An adapter implements a handful of atomic primitives on its server and declares what else it
  * can do. Everything that is policy lives in the core and is never re-implemented by adapters:
- * input validation, waiting (polling, watch wake-ups, local waiter queues, deadlines, abort),
- * the watchdog, choosing owner tokens and reentrancy scopes, disposal and instrumentation.
+ * input validation, waiting (polling, watch wake-ups, the local line of waiters per key,
+ * deadlines, abort: see `src/wait/`), the watchdog, choosing owner tokens and reentrancy scopes,
+ * disposal and instrumentation. The core lines its callers up: per key, at most one call of a
+ * client is waiting on the backend at a time (`tryAcquire` for a polling or watching head,
+ * `waitAcquire` for a native one); re-entries and `tryAcquire()` calls may still run beside it.
  *
  * Rules every method follows:
  * - Inputs are already validated by the core. Keys are non-empty, well-formed strings of at most
@@ -30,11 +33,6 @@ export interface BackendCapabilities {
    * (etcd's revision queue, MySQL `GET_LOCK` with a timeout). Preferred by `strategy: 'auto'`.
    */
   readonly nativeWait: boolean;
-  /**
-   * Waiters are granted in a server-defined order across processes (etcd create revisions, a
-   * server-side queue). Informational: the core keeps its local FIFO either way.
-   */
-  readonly orderedWaiters: boolean;
   /**
    * The smallest unit of TTL the server honours, in milliseconds: 1 for Redis and MySQL, 1000 for
    * etcd leases. The core rounds nothing; the adapter rounds TTLs up to its granularity and
@@ -216,9 +214,10 @@ export interface LockBackend {
   /**
    * Capability `nativeWait`: wait on the server for the key and acquire it (or re-enter), within
    * `timeoutMs`. Resolves the grant, or a refusal when the time ran out. See
-   * {@link NativeWaitRequest} for abort handling. The core calls it for every local waiter at
-   * once (the server's queue orders them); a backend whose wait ties up a connection per waiter
-   * may line its local callers up first.
+   * {@link NativeWaitRequest} for abort handling. The core calls it for the head of the key's
+   * local line only: one call per key per client at a time (a re-entry, whose caller holds the
+   * key, may come beside it), the next one as soon as it returns. The server orders the waiters
+   * of different processes; the backend keeps no local queue of its own.
    */
   waitAcquire?(request: NativeWaitRequest): Promise<AcquireResult>;
 

@@ -1,14 +1,10 @@
-import { type AcquireHost, type Attempt, acquireWithWait } from './acquire.js';
-import type { Granted, LockBackend } from './backend.js';
+import type { AcquireResult, Granted, LockBackend } from './backend.js';
 import { monotonicNow, toEpoch } from './clock.js';
-import { findReentryOwner, runInFrame } from './context.js';
 import { channels } from './diagnostics.js';
-import { LockArgumentError, LockClosedError } from './errors.js';
+import { LockArgumentError, LockClosedError, LockTimeoutError } from './errors.js';
 import { guardBackend } from './guard-backend.js';
-import { Lease, type LeaseHost } from './lease.js';
-import { LeaseTable } from './lease-table.js';
+import { Lease, type LeaseHost, LeaseTable, LockHandle } from './lease.js';
 import { type ListedLock, type ListOptions, listLocks, planList } from './list.js';
-import { LockHandle } from './lock-handle.js';
 import {
   type CallKind,
   type CallOptions,
@@ -16,10 +12,17 @@ import {
   normalizeCallOptions,
   normalizeClientOptions,
 } from './options.js';
-import { defaultClientId, newOwnerToken } from './owner.js';
+import { defaultClientId, findReentryOwner, newOwnerToken, runInFrame } from './owner.js';
 import type { Lock, LockClient, LockClientOptions, LockInfo, UsingOptions } from './types.js';
 import { validateFunction, validateKey } from './validate.js';
-import { WaiterQueues } from './waiter-queues.js';
+import { Interrupt, settle } from './wait/interrupt.js';
+import {
+  type AcquireHost,
+  type AcquireParams,
+  type Attempt,
+  Lines,
+  type Promotion,
+} from './wait/line.js';
 import { Watchdog } from './watchdog.js';
 
 /**
@@ -36,7 +39,8 @@ class Client implements LockClient, LeaseHost, AcquireHost {
   readonly #noOptions: Record<CallKind, CallOptions>;
   readonly #watchdog: Watchdog;
   readonly #leases = new LeaseTable();
-  readonly queues: WaiterQueues;
+  /** Calls waiting for keys, in one line per key (wait/line.ts). */
+  readonly #lines: Lines;
   readonly #closer = new AbortController();
   #closing: Promise<void> | undefined;
 
@@ -47,11 +51,7 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     this.#defaults = normalizeClientOptions(options);
     this.#noOptions = defaultCallOptions(this.#defaults, backend.capabilities);
     this.#clientId = this.#defaults.clientId ?? defaultClientId();
-    this.queues = new WaiterQueues(
-      backend,
-      (key) => this.#leases.holds(key),
-      this.#defaults.maxWaiters,
-    );
+    this.#lines = new Lines(this, (key) => this.#leases.holds(key), this.#defaults.maxWaiters);
     this.#watchdog = new Watchdog(
       backend,
       this.#defaults.watchdogBatchSize,
@@ -166,27 +166,85 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     const begun = channels.acquireEnd.hasSubscribers ? monotonicNow() : 0;
     if (channels.acquireStart.hasSubscribers)
       channels.acquireStart.publish({ key, strategy: o.strategy, reentry });
-    let waiting: Promise<Attempt>;
-    try {
-      waiting = acquireWithWait(this, {
-        key,
-        owner,
-        reentry,
-        ttlMs: o.ttlMs,
-        waitTimeoutMs: o.waitTimeoutMs,
-        signal: o.signal,
-        strategy: o.strategy,
-        initialDelayMs: o.initialDelayMs,
-        maxDelayMs: o.maxDelayMs,
-        maxWaitersPerKey: o.maxWaitersPerKey,
-      });
-    } catch (error) {
-      waiting = Promise.reject(error);
-    }
+    const waiting = this.#acquire({
+      key,
+      owner,
+      reentry,
+      ttlMs: o.ttlMs,
+      waitTimeoutMs: o.waitTimeoutMs,
+      signal: o.signal,
+      strategy: o.strategy,
+      initialDelayMs: o.initialDelayMs,
+      maxDelayMs: o.maxDelayMs,
+      maxWaitersPerKey: o.maxWaitersPerKey,
+    });
     return waiting.then(
       (attempt) => this.#granted(key, owner, o, begun, attempt),
       (error: unknown) => this.#refused(kind, key, begun, error),
     );
+  }
+
+  /**
+   * Asks the backend at once when nobody of this client is ahead for the key (or when the call
+   * never waits behind others: a re-entry, tryAcquire), and becomes a waiter only if refused.
+   * Natively waiting calls, and calls that would wait behind others, wait in the key's line from
+   * the start. How a call waits: wait/line.ts. (This frame ends as the call starts waiting: it
+   * returns the line's promise.)
+   */
+  async #acquire(p: AcquireParams): Promise<Attempt> {
+    const lines = this.#lines;
+    const { key } = p;
+    const ahead = lines.asking.has(key) || lines.has(key);
+    const mayWait = p.waitTimeoutMs !== 0;
+    if ((p.strategy === 'native' && mayWait) || (ahead && mayWait && !p.reentry))
+      return lines.acquire(p);
+    // While this call asks it holds the key's head: later calls of the client line up behind it.
+    const claims = !ahead && !p.reentry && p.strategy !== 'native';
+    if (claims) lines.asking.add(key);
+    const start = monotonicNow();
+    // Only a call with a signal pays for the interrupt up front: the signal (or close(), or the
+    // deadline, which counts from here) may cut the first attempt short.
+    const interrupt =
+      p.signal === undefined
+        ? undefined
+        : new Interrupt(
+            p.signal,
+            this.closeSignal,
+            mayWait ? start + p.waitTimeoutMs : Infinity,
+            p,
+          );
+    let result: AcquireResult;
+    try {
+      const pending = this.backend.tryAcquire(p);
+      result = interrupt
+        ? (await settle(this, p, interrupt, pending, start)).result
+        : await pending;
+    } catch (error) {
+      if (claims) this.#endClaim(key, 'try');
+      interrupt?.dispose();
+      throw error;
+    }
+    if (result.acquired || !mayWait) {
+      if (claims) this.#endClaim(key, result.acquired ? { heldForMs: result.ttlMs } : 'try');
+      interrupt?.dispose();
+      if (!result.acquired) throw new LockTimeoutError(key, 0);
+      return { result, start };
+    }
+    return lines.afterRefusal(
+      p,
+      interrupt ?? new Interrupt(undefined, this.closeSignal, start + p.waitTimeoutMs, p),
+      claims,
+      result.retryAfterMs,
+    );
+  }
+
+  /**
+   * The fast path's attempt ended: a call that lined up behind it meanwhile takes over as
+   * `promotion` says (`Lines.endClaim`, written out so that the free path stays in this file).
+   */
+  #endClaim(key: string, promotion: Promotion): void {
+    this.#lines.asking.delete(key);
+    this.#lines.get(key)?.promoteHead(promotion);
   }
 
   #refused(kind: CallKind, key: string, begun: number, error: unknown): null {
@@ -198,7 +256,7 @@ class Client implements LockClient, LeaseHost, AcquireHost {
         error,
       });
     }
-    if (kind === 'tryAcquire' && (error as { code?: string }).code === 'DLOCK_TIMEOUT') return null;
+    if (kind === 'tryAcquire' && LockTimeoutError.isInstance(error)) return null;
     throw error;
   }
 
@@ -233,26 +291,23 @@ class Client implements LockClient, LeaseHost, AcquireHost {
   #leaseFor(key: string, owner: string, grant: Granted, start: number, o: CallOptions): Lease {
     const existing = this.#leases.get(key, owner);
     if (existing && grant.reentered && existing.state === 'held') {
-      existing.autoExtend ||= o.autoExtend;
-      existing.extended(start, grant.ttlMs);
+      existing.reentered(start, grant.ttlMs, o.autoExtend);
       return existing;
     }
     // A fresh grant while we thought we held the key means our old lease silently expired.
     existing?.lose('not-held');
-    const lease = new Lease(
-      this,
+    const lease = new Lease(this, {
       key,
       owner,
-      grant.fencingToken,
-      o.ttlMs,
+      fencingToken: grant.fencingToken,
+      ttlMs: o.ttlMs,
       start,
-      grant.ttlMs,
-      o.maxHoldMs,
-    );
-    lease.autoExtend = o.autoExtend;
-    lease.observed = this.#defaults.onLost !== undefined;
+      grantMs: grant.ttlMs,
+      maxHoldMs: o.maxHoldMs,
+      autoExtend: o.autoExtend,
+      observed: this.#defaults.onLost !== undefined,
+    });
     this.#leases.set(lease);
-    if (lease.timed) this.schedule(lease);
     return lease;
   }
 
@@ -287,7 +342,7 @@ class Client implements LockClient, LeaseHost, AcquireHost {
   }
 
   released(key: string, sent: boolean): void {
-    this.queues.released(key, sent);
+    this.#lines.released(key, sent);
   }
 
   // ---- shutdown ----
@@ -304,7 +359,7 @@ class Client implements LockClient, LeaseHost, AcquireHost {
         lease.lose('client-closed');
         for (let i = 0; i < holds; i++) await this.backend.release(lease);
       }),
-      this.queues.closeAll(),
+      this.#lines.closeAll(),
     ]);
     this.#leases.clear();
     await this.backend.close();

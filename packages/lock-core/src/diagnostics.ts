@@ -5,9 +5,13 @@ import { channel } from 'node:diagnostics_channel';
  * subscribes, so an unobserved client pays one property read per event.
  */
 export const channels = {
-  /** `{ key, owner?, strategy }` when an acquire starts. */
+  /** `{ key, strategy, reentry }` when an acquire starts (`reentry`: the caller holds the key already). */
   acquireStart: channel('dlock:acquire:start'),
-  /** `{ key, acquired, reentered, fencingToken?, waitMs, error? }` when it ends either way. */
+  /**
+   * When it ends: `{ key, acquired: true, reentered, fencingToken, waitMs }` on a grant,
+   * `{ key, acquired: false, waitMs, error }` otherwise (`tryAcquire`'s refusal included, as a
+   * `LockTimeoutError`).
+   */
   acquireEnd: channel('dlock:acquire:end'),
   /** `{ key, ok, durationMs, error?, watchdog }` after each renewal. */
   extend: channel('dlock:extend'),

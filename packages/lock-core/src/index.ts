@@ -17,6 +17,7 @@ export type {
   WatchHandle,
 } from './backend.js';
 export { createLockClient } from './client.js';
+export { monotonicNow } from './clock.js';
 export { type ConnectOptions, connect } from './connect.js';
 export { channels, type DlockChannelName } from './diagnostics.js';
 export {

@@ -1,11 +1,11 @@
 import type { ExtendResult, LockBackend, OwnerRef } from './backend.js';
-import { monotonicNow } from './clock.js';
+import { monotonicNow, toEpoch } from './clock.js';
 import { channels, publish } from './diagnostics.js';
 import { LockLostError, type LockLostReason, LockNotHeldError } from './errors.js';
 import { liveSignal } from './live-signal.js';
-import type { LockHandle } from './lock-handle.js';
 import { isRenewed, renewedTtl } from './renewed-ttl.js';
 import type { Lock, OnLost } from './types.js';
+import { validateTtl } from './validate.js';
 
 /** What a lease needs from the client that owns it. */
 export interface LeaseHost {
@@ -26,16 +26,38 @@ export interface LeaseHost {
 
 type LeaseState = 'held' | 'releasing' | 'released' | 'lost';
 
+/** What a new lease starts from: the grant and the call's hold options. */
+export interface LeaseGrant {
+  readonly key: string;
+  readonly owner: string;
+  readonly fencingToken: bigint;
+  /** The TTL the caller asked for: what renewals ask for again. */
+  readonly ttlMs: number;
+  /** Monotonic time the granting request was sent. */
+  readonly start: number;
+  /** Length of the grant as the backend reported it, from `start`. */
+  readonly grantMs: number;
+  readonly maxHoldMs: number;
+  readonly autoExtend: boolean;
+  /** Somebody listens for a loss from the start (the client has an `onLost`). */
+  readonly observed: boolean;
+}
+
 /**
  * One grant of one key to one owner, shared by every handle that re-entered it in this client.
- * All times are monotonic milliseconds.
+ * All times are monotonic milliseconds. Its fields are written here only (by its own methods,
+ * which the client and the watchdog call), except `version`, the watchdog's bookkeeping.
  */
 export class Lease implements OwnerRef {
+  readonly key: string;
+  readonly owner: string;
+  readonly fencingToken: bigint;
+  readonly ttlMs: number;
   state: LeaseState = 'held';
   lostReason: LockLostReason | undefined;
   /** Handles not yet released. */
   holds = 0;
-  autoExtend = false;
+  autoExtend: boolean;
   /** See `observe()`. */
   observed = false;
   /** Local, conservative estimate of the server-side expiry. */
@@ -62,21 +84,56 @@ export class Lease implements OwnerRef {
   /** Usually one; more when re-entered. An array is lighter than a Set at that size. */
   readonly handles: LockHandle[] = [];
   readonly grantedAt: number;
+  /** The next lease of the same key in the client's table (another owner): see `LeaseTable`. */
+  sameKey: Lease | undefined = undefined;
 
   constructor(
     readonly host: LeaseHost,
-    readonly key: string,
-    readonly owner: string,
-    readonly fencingToken: bigint,
-    readonly ttlMs: number,
-    requestStart: number,
-    grantTtlMs: number,
-    maxHoldMs: number,
+    grant: LeaseGrant,
   ) {
-    this.grantedAt = requestStart;
-    this.deadline = requestStart + grantTtlMs;
-    this.grantMs = grantTtlMs;
-    this.maxHoldUntil = requestStart + maxHoldMs;
+    this.key = grant.key;
+    this.owner = grant.owner;
+    this.fencingToken = grant.fencingToken;
+    this.ttlMs = grant.ttlMs;
+    this.autoExtend = grant.autoExtend;
+    this.grantedAt = grant.start;
+    this.deadline = grant.start + grant.grantMs;
+    this.grantMs = grant.grantMs;
+    this.maxHoldUntil = grant.start + grant.maxHoldMs;
+    this.observed = grant.observed;
+    if (this.timed) host.schedule(this);
+  }
+
+  /** The owner re-entered (a grant sent at `start`, for `ttlMs`); `autoExtend` if that call asked. */
+  reentered(start: number, ttlMs: number, autoExtend: boolean): void {
+    this.autoExtend ||= autoExtend;
+    this.extended(start, ttlMs);
+  }
+
+  // ---- the watchdog's renewals ----
+
+  /** A renewal was sent: a release waits for it (see `releaseOne`). */
+  renewing(call: Promise<unknown>): void {
+    this.inflight = call;
+  }
+
+  /** The renewal in flight came back. */
+  renewalDone(): void {
+    this.inflight = undefined;
+  }
+
+  /**
+   * The renewal sent at `start` set the expiry `ttlMs` later; `capped`: it was cut short to end
+   * at `maxHoldUntil`, so no more renewals follow.
+   */
+  renewed(start: number, ttlMs: number, capped: boolean): void {
+    if (capped) this.capped = true;
+    this.extended(start, ttlMs, true);
+  }
+
+  /** The renewal failed; `error` is the cause reported if the lease then runs out. */
+  renewalFailed(error: unknown): void {
+    this.lastError = error;
   }
 
   get signal(): AbortSignal {
@@ -235,5 +292,147 @@ function callOnLost(onLost: OnLost | undefined, error: LockLostError, lock: Lock
     onLost(error, lock);
   } catch (callbackError) {
     publish('error', () => ({ where: 'onLost', error: callbackError }));
+  }
+}
+
+/** The user's handle on one hold of a lease. */
+export class LockHandle implements Lock {
+  #released = false;
+
+  constructor(
+    readonly lease: Lease,
+    readonly onLost: OnLost | undefined,
+  ) {
+    lease.holds++;
+    lease.handles.push(this);
+    if (onLost) lease.observe();
+  }
+
+  get key(): string {
+    return this.lease.key;
+  }
+  get fencingToken(): bigint {
+    return this.lease.fencingToken;
+  }
+  get signal(): AbortSignal {
+    return this.lease.signal;
+  }
+  get expiresAt(): number {
+    return toEpoch(this.lease.deadline);
+  }
+  get held(): boolean {
+    return !this.#released && this.lease.live;
+  }
+
+  async extend(ttlMs?: number): Promise<void> {
+    const ttl = ttlMs === undefined ? this.lease.ttlMs : validateTtl('ttlMs', ttlMs);
+    if (this.#released)
+      throw new LockNotHeldError(this.key, `Lock "${this.key}" was released by this handle`);
+    await this.lease.extendNow(ttl);
+  }
+
+  release(): Promise<boolean> {
+    if (this.#released) return Promise.resolve(false);
+    this.#released = true;
+    this.lease.handles.splice(this.lease.handles.indexOf(this), 1);
+    return this.lease.releaseOne();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.release();
+  }
+
+  /**
+   * What `util.inspect(lock)`, `console.log(lock)` and `JSON.stringify(lock)` show: never the
+   * lease, whose owner token is the secret that releases and extends the lock.
+   */
+  toJSON(): { key: string; fencingToken: string; expiresAt: number; held: boolean } {
+    return {
+      key: this.key,
+      fencingToken: String(this.fencingToken),
+      expiresAt: this.expiresAt,
+      held: this.held,
+    };
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](
+    _depth: number,
+    options: object,
+    inspect: (value: unknown, options: object) => string,
+  ): string {
+    const { key, fencingToken, expiresAt, held } = this;
+    return `Lock ${inspect({ key, fencingToken, expiresAt, held }, options)}`;
+  }
+}
+
+/**
+ * The client's held leases by key, then owner. Nearly always one owner holds a key in a client,
+ * so a key maps straight to its lease, and the rare other owners of the key (an explicit shared
+ * owner, or an expired lease not yet noticed) hang off it through `sameKey`: no inner map, no
+ * joined string built and hashed, no allocation per acquire. Measured (10,000 held locks with
+ * their watchdog entries and memory-backend state, `node --expose-gc`, 2026-12-01): about 940
+ * bytes per lock either way, the chain's one field against the two-shape entries it replaced.
+ */
+export class LeaseTable {
+  readonly #byKey = new Map<string, Lease>();
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get(key: string, owner: string): Lease | undefined {
+    for (let lease = this.#byKey.get(key); lease; lease = lease.sameKey)
+      if (lease.owner === owner) return lease;
+    return undefined;
+  }
+
+  /** Records `lease`, replacing the one of the same key and owner if there is one. */
+  set(lease: Lease): void {
+    const first = this.#byKey.get(lease.key);
+    let prev: Lease | undefined;
+    for (let old = first; old; prev = old, old = old.sameKey) {
+      if (old.owner !== lease.owner) continue;
+      if (old === lease) return;
+      lease.sameKey = old.sameKey;
+      old.sameKey = undefined;
+      if (prev) prev.sameKey = lease;
+      else this.#byKey.set(lease.key, lease);
+      return;
+    }
+    lease.sameKey = first;
+    this.#byKey.set(lease.key, lease);
+    this.#size++;
+  }
+
+  /** Whether some lease of `key` is held (not releasing, released or lost). */
+  holds(key: string): boolean {
+    for (let lease = this.#byKey.get(key); lease; lease = lease.sameKey)
+      if (lease.state === 'held') return true;
+    return false;
+  }
+
+  /** Removes `lease` if it is still the one on record for its key and owner. */
+  delete(lease: Lease): void {
+    let prev: Lease | undefined;
+    for (let at = this.#byKey.get(lease.key); at; prev = at, at = at.sameKey) {
+      if (at !== lease) continue;
+      if (prev) prev.sameKey = at.sameKey;
+      else if (at.sameKey) this.#byKey.set(lease.key, at.sameKey);
+      else this.#byKey.delete(lease.key);
+      at.sameKey = undefined;
+      this.#size--;
+      return;
+    }
+  }
+
+  *values(): IterableIterator<Lease> {
+    for (const first of this.#byKey.values())
+      for (let lease: Lease | undefined = first; lease; lease = lease.sameKey) yield lease;
+  }
+
+  clear(): void {
+    this.#byKey.clear();
+    this.#size = 0;
   }
 }

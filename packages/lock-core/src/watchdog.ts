@@ -108,7 +108,7 @@ export class Watchdog {
       (error: unknown) => settleAll(undefined, error),
     );
     for (const lease of leases) {
-      lease.inflight = inflight;
+      lease.renewing(inflight);
       // Keep the expiry event armed while the renewal is out: a hung backend must not hide a loss.
       this.schedule(lease);
     }
@@ -131,7 +131,7 @@ export class Watchdog {
     answer: ExtendResult | Error | undefined,
     batchError: unknown,
   ): void {
-    lease.inflight = undefined;
+    lease.renewalDone();
     const error = answer instanceof Error ? answer : batchError;
     const ok = !(answer instanceof Error) && isRenewed(answer);
     publish('extend', () => ({
@@ -143,13 +143,12 @@ export class Watchdog {
     }));
     if (lease.state !== 'held' || this.#stopped) return;
     if (ok) {
-      if (ttlMs < lease.ttlMs) lease.capped = true;
-      lease.extended(start, renewedTtl(answer, ttlMs), true);
+      lease.renewed(start, renewedTtl(answer, ttlMs), ttlMs < lease.ttlMs);
     } else if (answer === false) {
       lease.lose('not-held');
     } else {
       // Transient failure: retry soon; the expiry event declares the loss if none succeeds in time.
-      lease.lastError = error;
+      lease.renewalFailed(error);
       lease.version++;
       const retryAt = Math.min(monotonicNow() + Math.max(10, lease.ttlMs / 10), lease.deadline);
       this.#heap.push({ at: retryAt, lease, version: lease.version });

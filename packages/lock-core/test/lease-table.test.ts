@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Lease } from '../src/lease.js';
-import { LeaseTable } from '../src/lease-table.js';
+import { type Lease, LeaseTable } from '../src/lease.js';
 
 /** Just what the table reads of a lease. */
 const lease = (key: string, owner: string, state: Lease['state'] = 'held'): Lease =>

@@ -41,7 +41,6 @@ const NAME = 'etcd';
 const CAPABILITIES: BackendCapabilities = {
   watch: true,
   nativeWait: true,
-  orderedWaiters: true,
   ttlGranularityMs: 1000,
   batchExtend: true,
   list: true,

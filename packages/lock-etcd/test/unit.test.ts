@@ -78,7 +78,6 @@ describe('etcdBackend options', () => {
     expect(backend.capabilities).toEqual({
       watch: true,
       nativeWait: true,
-      orderedWaiters: true,
       ttlGranularityMs: 1000,
       batchExtend: true,
       list: true,

@@ -6,7 +6,6 @@ import type {
   OwnerRef,
   ReleaseResult,
 } from '@dlock/lock-core';
-import { KeySerial } from './key-serial.js';
 import { keyBytes, ownerBytes } from './keys.js';
 import type { OwnedMysqlPool } from './pool-types.js';
 import { micros } from './server-time.js';
@@ -34,7 +33,6 @@ export function rowBackend(
     inspect: inspectSql(table),
     forceRelease: forceReleaseRowSql(table),
   };
-  const serial = new KeySerial();
   let closed: Promise<void> | undefined;
 
   return {
@@ -42,16 +40,15 @@ export function rowBackend(
     capabilities: {
       watch: false,
       nativeWait: false,
-      orderedWaiters: false,
       ttlGranularityMs: 1,
       batchExtend: false,
     },
 
     tryAcquire({ key, owner, ttlMs }: AcquireRequest): Promise<AcquireResult> {
       const values = acquireRowValues(keyBytes(key), ownerBytes(owner), micros(ttlMs));
-      return serial.run(key, async () =>
-        decodeAcquireRow(await sql.write('acquire', statements.acquire, values, key), ttlMs),
-      );
+      return sql
+        .write('acquire', statements.acquire, values, key)
+        .then((written) => decodeAcquireRow(written, ttlMs));
     },
 
     async extend({ key, owner, ttlMs }: AcquireRequest): Promise<boolean> {

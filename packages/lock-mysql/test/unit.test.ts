@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { WaitQueues } from '../src/held/wait-queue.js';
 import type { WriteResult } from '../src/index.js';
 import { schemaSql } from '../src/index.js';
-import { KeySerial } from '../src/key-serial.js';
 import { getLockName, MAX_LOCK_NAME_PREFIX, mutexRowName } from '../src/keys.js';
 import { decodeAcquireRow } from '../src/sql-acquire-row.js';
 import { decodeRelease } from '../src/sql-release.js';
@@ -79,51 +77,5 @@ describe('decoding LAST_INSERT_ID outcomes', () => {
     expect(decodeRelease(written(0))).toBe('not-held');
     expect(decodeRelease(written(1))).toBe('released');
     expect(decodeRelease(written(3))).toBe('decremented');
-  });
-});
-
-describe('KeySerial', () => {
-  it('settles attempts on one key in call order, other keys independently', async () => {
-    const serial = new KeySerial();
-    const order: string[] = [];
-    const delays = [30, 1, 10];
-    await Promise.all([
-      ...delays.map((ms, i) =>
-        serial.run('k', async () => {
-          await new Promise((r) => setTimeout(r, ms));
-          order.push(`k${i}`);
-        }),
-      ),
-      serial.run('other', async () => {
-        order.push('other');
-      }),
-    ]);
-    expect(order).toEqual(['other', 'k0', 'k1', 'k2']);
-    await expect(serial.run('k', () => Promise.reject(new Error('x')))).rejects.toThrow('x');
-    await expect(serial.run('k', async () => 'after a failure')).resolves.toBe('after a failure');
-  });
-});
-
-describe('WaitQueues', () => {
-  it('lets waiters through one at a time in arrival order; an aborted waiter leaves', async () => {
-    const queues = new WaitQueues();
-    const never = new AbortController().signal;
-    const first = await queues.join('k', never);
-    const controller = new AbortController();
-    const order: number[] = [];
-    const second = queues.join('k', controller.signal);
-    const third = queues.join('k', never).then((t) => {
-      order.push(3);
-      return t;
-    });
-    controller.abort(new Error('gone'));
-    await expect(second).rejects.toThrow('gone');
-    expect(order).toEqual([]);
-    first.leave();
-    (await third).leave();
-    expect(order).toEqual([3]);
-    const again = await queues.join('k', never);
-    again.leave();
-    await expect(queues.join('k', AbortSignal.abort(new Error('early')))).rejects.toThrow('early');
   });
 });

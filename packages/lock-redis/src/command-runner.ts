@@ -1,4 +1,4 @@
-import { LockBackendError } from '@dlock/lock-core';
+import { LockBackendError, monotonicNow } from '@dlock/lock-core';
 import type { ErrorListener } from './client-types.js';
 
 /** Anything with an ioredis-style connection status and `error` events. */
@@ -68,7 +68,7 @@ export class CommandRunner {
         reject(new LockBackendError('redis', operation, error, key));
       };
       if (Number.isFinite(this.timeoutMs)) {
-        this.deadlines.set(fail, performance.now() + this.timeoutMs);
+        this.deadlines.set(fail, monotonicNow() + this.timeoutMs);
         this.sweeper ??= setInterval(() => this.sweep(), this.sweepEveryMs).unref();
       }
       if (this.client.status !== 'ready') this.track(fail);
@@ -91,7 +91,7 @@ export class CommandRunner {
   }
 
   private sweep(): void {
-    const now = performance.now();
+    const now = monotonicNow();
     for (const [fail, deadline] of this.deadlines) {
       if (deadline > now) break;
       fail(new RedisCommandTimeoutError(this.timeoutMs, this.client.status));

@@ -15,13 +15,10 @@ export type {
   RedisStandaloneLike,
 } from './client-types.js';
 export { CommandRunner, RedisCommandTimeoutError } from './command-runner.js';
-export { type LockKeys, lockKeys } from './keys.js';
 export { keyOfLockName, lockPattern } from './list.js';
+export { type LockKeys, lockKeys } from './redis-backend.js';
 export { ReleaseSubscriber } from './release-subscriber.js';
-export {
-  decodeAcquireReply,
-  decodeInspectReply,
-  decodeReleaseReply,
-  type InspectedHold,
-} from './replies.js';
+export { decodeAcquireReply } from './scripts/acquire.js';
 export { COMMANDS, defineScripts, type ScriptCommands } from './scripts/index.js';
+export { decodeInspectReply, type InspectedHold } from './scripts/inspect.js';
+export { decodeReleaseReply } from './scripts/release.js';

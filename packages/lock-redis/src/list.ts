@@ -1,9 +1,9 @@
 import type { ListedState, ListPage, ListRequest } from '@dlock/lock-core';
 import { isClusterClient, type RedisClientLike } from './client-types.js';
 import type { CommandRunner } from './command-runner.js';
-import { lockKeys } from './keys.js';
-import { decodeInspectReply } from './replies.js';
+import { lockKeys } from './redis-backend.js';
 import { COMMANDS, type ScriptCommands } from './scripts/index.js';
+import { decodeInspectReply } from './scripts/inspect.js';
 
 /** The one command listing needs beyond the adapter's scripts (every ioredis client has it). */
 interface ScanLike {

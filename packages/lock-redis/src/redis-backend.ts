@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   type AcquireRequest,
   type BackendCapabilities,
@@ -10,18 +11,19 @@ import {
 } from '@dlock/lock-core';
 import type { RedisPipelineLike } from './client-types.js';
 import { CommandRunner } from './command-runner.js';
-import { lockKeys } from './keys.js';
 import { listHolds } from './list.js';
 import { type RedisBackendOptions, resolveOptions } from './options.js';
 import { ReleaseSubscriber } from './release-subscriber.js';
-import { decodeAcquireReply, decodeInspectReply, decodeReleaseReply } from './replies.js';
-import { COMMANDS, defineScripts } from './scripts/index.js';
+import { ACQUIRE_COMMAND, decodeAcquireReply } from './scripts/acquire.js';
+import { EXTEND_COMMAND } from './scripts/extend.js';
+import { FORCE_RELEASE_COMMAND } from './scripts/force-release.js';
+import { defineScripts } from './scripts/index.js';
+import { decodeInspectReply, INSPECT_COMMAND } from './scripts/inspect.js';
+import { decodeReleaseReply, RELEASE_COMMAND } from './scripts/release.js';
 
 const CAPABILITIES: BackendCapabilities = Object.freeze({
   watch: true,
   nativeWait: false,
-  // Pub/sub wakes every process's waiters; who wins is decided by the next acquire, not a queue.
-  orderedWaiters: false,
   ttlGranularityMs: 1,
   batchExtend: true,
   // Each script call is written to the key's one connection before the call returns, and Redis
@@ -59,7 +61,7 @@ export function createRedisBackend(
     const k = lockKeys(prefix, key);
     return runner
       .run(operation, key, () =>
-        scripts[COMMANDS.release](k.lock, k.fence, k.wait, owner, k.channel, publishSharded),
+        scripts[RELEASE_COMMAND](k.lock, k.fence, k.wait, owner, k.channel, publishSharded),
       )
       .then(decodeReleaseReply);
   }
@@ -93,7 +95,7 @@ export function createRedisBackend(
   async function extend(request: AcquireRequest): Promise<boolean> {
     const k = lockKeys(prefix, request.key);
     const reply = await runner.run('extend', request.key, () =>
-      scripts[COMMANDS.extend](k.lock, k.fence, k.wait, request.owner, request.ttlMs, retention),
+      scripts[EXTEND_COMMAND](k.lock, k.fence, k.wait, request.owner, request.ttlMs, retention),
     );
     return Number(reply) === 1;
   }
@@ -104,7 +106,7 @@ export function createRedisBackend(
         Record<string, (...args: unknown[]) => unknown>;
       for (const { key, owner, ttlMs } of requests) {
         const k = lockKeys(prefix, key);
-        pipeline[COMMANDS.extend]!(k.lock, k.fence, k.wait, owner, ttlMs, retention);
+        pipeline[EXTEND_COMMAND]!(k.lock, k.fence, k.wait, owner, ttlMs, retention);
       }
       const replies = (await pipeline.exec()) ?? [];
       return requests.map((_, i) => {
@@ -124,7 +126,7 @@ export function createRedisBackend(
       const k = lockKeys(prefix, request.key);
       const result = decodeAcquireReply(
         await runner.run('acquire', request.key, () =>
-          scripts[COMMANDS.acquire](
+          scripts[ACQUIRE_COMMAND](
             k.lock,
             k.fence,
             k.wait,
@@ -158,7 +160,7 @@ export function createRedisBackend(
     async inspect(key): Promise<LockState | null> {
       const k = lockKeys(prefix, key);
       const hold = decodeInspectReply(
-        await runner.run('inspect', key, () => scripts[COMMANDS.inspect](k.lock, k.fence)),
+        await runner.run('inspect', key, () => scripts[INSPECT_COMMAND](k.lock, k.fence)),
       );
       return hold && { key, ...hold };
     },
@@ -166,7 +168,7 @@ export function createRedisBackend(
     async forceRelease(key: string): Promise<boolean> {
       const k = lockKeys(prefix, key);
       const reply = await runner.run('forceRelease', key, () =>
-        scripts[COMMANDS.forceRelease](
+        scripts[FORCE_RELEASE_COMMAND](
           k.lock,
           k.fence,
           k.wait,
@@ -191,5 +193,64 @@ export function createRedisBackend(
       })();
       return closed;
     },
+  };
+}
+
+// ---- the names that make up one lock ----
+
+/** The Redis names that make up one lock. All four share one hash slot. */
+export interface LockKeys {
+  /** The owner (a string) or a hash {owner -> hold count} once re-entered; expires with the lease. */
+  readonly lock: string;
+  /** Fencing counter: the last token issued (see the acquire script); outlives the lock. */
+  readonly fence: string;
+  /** Pub/sub channel announcing that the lock was released. */
+  readonly channel: string;
+  /** Waiter flag: set while someone may wait for a release message (see the acquire script). */
+  readonly wait: string;
+}
+
+/**
+ * Derives the names for `key` under `prefix`.
+ *
+ * Redis Cluster hashes only the text between the first `{` and the next `}`. User keys may
+ * contain braces, so the key itself can never be the tag: `a}b` would cut the tag short and
+ * `{x}` keys of different locks would land together. Instead the tag is a hex digest of the key
+ * (hex has no braces), and since the prefix is checked to be brace-free, our tag is always the
+ * first one. The full key follows the tag verbatim, so distinct keys never share a name even if
+ * two digests collide: a collision would only put two locks in the same slot. Twelve hex digits
+ * (48 bits) keep the per-lock memory small while spreading keys evenly over the 16384 slots.
+ */
+export function lockKeys(prefix: string, key: string): LockKeys {
+  let byKey = cache.get(prefix);
+  if (!byKey) {
+    byKey = new Map();
+    cache.set(prefix, byKey);
+  }
+  let keys = byKey.get(key);
+  if (!keys) {
+    // Bounded: a workload cycling through many keys just starts over rather than growing.
+    if (byKey.size >= CACHE_LIMIT) byKey.clear();
+    keys = deriveKeys(prefix, key);
+    byKey.set(key, keys);
+  }
+  return keys;
+}
+
+/**
+ * Names are a pure function of prefix and key, and hot keys repeat on every acquire, release and
+ * renewal: caching them saves a SHA-1 and four string builds per call.
+ */
+const cache = new Map<string, Map<string, LockKeys>>();
+const CACHE_LIMIT = 4096;
+
+function deriveKeys(prefix: string, key: string): LockKeys {
+  const tag = createHash('sha1').update(key, 'utf8').digest('hex').slice(0, 12);
+  const base = `${prefix}{${tag}}`;
+  return {
+    lock: `${base}:lock:${key}`,
+    fence: `${base}:fence:${key}`,
+    channel: `${base}:rel:${key}`,
+    wait: `${base}:wait:${key}`,
   };
 }

@@ -4,7 +4,7 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisBackend } from '../src/index.js';
 import { keySlot } from '../src/key-slot.js';
-import { lockKeys } from '../src/keys.js';
+import { lockKeys } from '../src/redis-backend.js';
 import { startRedisCluster, type TestRedisCluster } from './helpers/redis-cluster.js';
 
 const binaries = await requireRedisBinaries();

@@ -5,7 +5,7 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisBackend } from '../src/index.js';
 import { keySlot } from '../src/key-slot.js';
-import { lockKeys } from '../src/keys.js';
+import { lockKeys } from '../src/redis-backend.js';
 import { startRedisCluster, type TestRedisCluster } from './helpers/redis-cluster.js';
 import { describeBackendSpi, NASTY_KEYS } from './helpers/spi-suite.js';
 

@@ -8,7 +8,7 @@ import {
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { redisBackend } from '../src/index.js';
-import { lockKeys } from '../src/keys.js';
+import { lockKeys } from '../src/redis-backend.js';
 
 const binaries = await requireRedisBinaries();
 

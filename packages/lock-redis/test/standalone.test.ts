@@ -5,7 +5,7 @@ import { requireSharedRedis, SHARED_REDIS, uniquePrefix, waitUntil } from '@dloc
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBackend, redisBackend } from '../src/index.js';
-import { lockKeys } from '../src/keys.js';
+import { lockKeys } from '../src/redis-backend.js';
 import { describeBackendSpi } from './helpers/spi-suite.js';
 
 const redis = await requireSharedRedis();

@@ -2,7 +2,7 @@ import { LockArgumentError } from '@dlock/lock-core';
 import { describe, expect, it } from 'vitest';
 import { redisBackend } from '../src/index.js';
 import { keySlot } from '../src/key-slot.js';
-import { lockKeys } from '../src/keys.js';
+import { lockKeys } from '../src/redis-backend.js';
 
 // Runs without any server: pure functions and option validation.
 describe('key derivation (no server)', () => {

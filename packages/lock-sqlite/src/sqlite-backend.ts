@@ -182,7 +182,6 @@ function buildBackend(
     capabilities: {
       watch: false,
       nativeWait: false,
-      orderedWaiters: false,
       ttlGranularityMs: 1,
       batchExtend: true,
       list: true,

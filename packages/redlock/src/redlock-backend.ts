@@ -14,8 +14,6 @@ import { watchOnQuorum } from './watch.js';
 const CAPABILITIES: BackendCapabilities = Object.freeze({
   watch: true,
   nativeWait: false,
-  // Releases wake every process's waiters; the next quorum attempt decides who wins.
-  orderedWaiters: false,
   ttlGranularityMs: 1,
   batchExtend: true,
   // Every call is written to each node's one connection before it returns, and each node runs its

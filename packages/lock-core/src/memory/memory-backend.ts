@@ -50,7 +50,6 @@ export function memoryBackend(options: MemoryBackendOptions = {}): LockBackend {
     capabilities: {
       watch: true,
       nativeWait: false,
-      orderedWaiters: false,
       ttlGranularityMs: 1,
       batchExtend: false,
       // Every call takes effect before it returns its promise.

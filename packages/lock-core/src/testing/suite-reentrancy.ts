@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { outsideReentryScopes } from '../context.js';
+import { outsideReentryScopes } from '../owner.js';
 import type { Kit } from './kit.js';
 
 /** Semantics 4: re-entry within one `using` scope and client, and nowhere else unless asked. */

@@ -5,12 +5,12 @@ import {
   LockBackendError,
   LockClosedError,
   type LockState,
+  monotonicNow,
   type NativeWaitRequest,
   type OwnerRef,
   type ReleaseResult,
 } from '@dlock/lock-core';
 import { isConnectionGone } from '../driver-errors.js';
-import { KeySerial } from '../key-serial.js';
 import type { MysqlPoolConnection, OwnedMysqlPool } from '../pool-types.js';
 import { BACKEND_NAME, type SqlRunner } from '../sql-runner.js';
 import { Background } from './background.js';
@@ -20,7 +20,6 @@ import { refuse } from './refusal.js';
 import { waitOnServer } from './server-wait.js';
 import { SessionTable } from './session-table.js';
 import { StateRows } from './state-rows.js';
-import { WaitQueues } from './wait-queue.js';
 
 /**
  * The connection-bound modes (`get-lock`, `for-update`): a dedicated pool connection holds the
@@ -45,8 +44,6 @@ export function heldBackend(
   const state = new StateRows(sql, table, primitive);
   const background = new Background();
   const sessions = new SessionTable(primitive, state, background);
-  const queues = new WaitQueues();
-  const serial = new KeySerial();
   /** Stops every pending server wait when the backend closes. */
   const closer = new AbortController();
   let closing: Promise<void> | undefined;
@@ -114,31 +111,32 @@ export function heldBackend(
     return attempt(request);
   };
 
-  /** Queues behind this backend's earlier waiters, tries once, then waits on the server. */
+  /**
+   * Tries once, then waits on the server. The core's line lets one call per key of its client in
+   * here at a time, so a key's server wait ties up one pool connection, not one per local waiter,
+   * and needs no line of its own. Calls that run concurrently all the same (tryAcquire, a
+   * re-entry, another client sharing this backend) are safe: each takes its own pool connection
+   * and the server lock decides.
+   */
   const waitAcquire = async (request: NativeWaitRequest): Promise<AcquireResult> => {
-    const deadline = performance.now() + request.timeoutMs;
+    const deadline = monotonicNow() + request.timeoutMs;
     const stop = AbortSignal.any([request.signal, closer.signal]);
-    const ticket = await queues.join(request.key, stop);
-    try {
-      // The no-wait attempt also finds a re-entry. It is short, so an abort does not cut it off,
-      // but a grant that raced one is handed back.
-      const first = await serial.run(request.key, () => tryOnce(request));
-      if (stop.aborted) {
-        if (first.acquired) await backend.release(request).catch(() => {});
-        throw stop.reason;
-      }
-      if (first.acquired) return first;
-      const host = {
-        sql,
-        primitive,
-        background,
-        grant,
-        refuse: (key: string) => refuse(sql, state, key),
-      };
-      return await waitOnServer(host, request, deadline, stop, first.retryAfterMs);
-    } finally {
-      ticket.leave();
+    // The no-wait attempt also finds a re-entry. It is short, so an abort does not cut it off,
+    // but a grant that raced one is handed back.
+    const first = await tryOnce(request);
+    if (stop.aborted) {
+      if (first.acquired) await backend.release(request).catch(() => {});
+      throw stop.reason;
     }
+    if (first.acquired) return first;
+    const host = {
+      sql,
+      primitive,
+      background,
+      grant,
+      refuse: (key: string) => refuse(sql, state, key),
+    };
+    return await waitOnServer(host, request, deadline, stop, first.retryAfterMs);
   };
 
   const backend: LockBackend = {
@@ -146,13 +144,12 @@ export function heldBackend(
     capabilities: {
       watch: false,
       nativeWait: true,
-      orderedWaiters: true,
       ttlGranularityMs: 1,
       batchExtend: false,
     },
 
     tryAcquire(request: AcquireRequest): Promise<AcquireResult> {
-      return serial.run(request.key, () => tryOnce(request));
+      return tryOnce(request);
     },
 
     async waitAcquire(request: NativeWaitRequest): Promise<AcquireResult> {
@@ -172,9 +169,12 @@ export function heldBackend(
       try {
         const renewal = state.extend(request, local.connection);
         // A for-update holder idles inside its transaction: touch it, so the server's idle
-        // timeout cannot end it and a lost connection shows up now.
-        if (!primitive.autocommit) await query(local.connection, 'SELECT 1');
-        ok = await renewal;
+        // timeout cannot end it and a lost connection shows up now. Both awaited together: a
+        // failed touch must not leave the renewal's own failure unhandled.
+        [ok] = await Promise.all([
+          renewal,
+          primitive.autocommit ? undefined : query(local.connection, 'SELECT 1'),
+        ]);
       } catch (error) {
         if (!local.dead && !holderGone(error)) throw error;
         await sessions.end(local, 'destroy');

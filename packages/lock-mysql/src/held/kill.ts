@@ -1,3 +1,4 @@
+import { monotonicNow } from '@dlock/lock-core';
 import type { SqlRunner } from '../sql-runner.js';
 
 /** Unknown thread id: the connection is already gone, which is what we wanted. */
@@ -29,14 +30,14 @@ export async function waitGone(
   connectionId: number,
   withinMs = 5_000,
 ): Promise<void> {
-  const end = performance.now() + withinMs;
+  const end = monotonicNow() + withinMs;
   for (;;) {
     const rows = await sql.rows<{ n: number }>(
       'kill',
       'SELECT COUNT(*) AS `n` FROM information_schema.PROCESSLIST WHERE `ID` = ?',
       [connectionId],
     );
-    if (Number(rows[0]?.n) === 0 || performance.now() > end) return;
+    if (Number(rows[0]?.n) === 0 || monotonicNow() > end) return;
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }

@@ -1,10 +1,14 @@
-import { type AcquireResult, LockBackendError, type NativeWaitRequest } from '@dlock/lock-core';
+import {
+  type AcquireResult,
+  LockBackendError,
+  monotonicNow,
+  type NativeWaitRequest,
+} from '@dlock/lock-core';
 import type { MysqlPoolConnection } from '../pool-types.js';
 import { BACKEND_NAME, type SqlRunner } from '../sql-runner.js';
 import type { Background } from './background.js';
 import { kill } from './kill.js';
 import type { Primitive } from './primitive.js';
-import { abortable } from './wait-queue.js';
 
 /** Without a hint, a server-side waiter re-checks the holder's lease this often. */
 const RECHECK_MS = 5_000;
@@ -35,16 +39,12 @@ export async function waitOnServer(
 ): Promise<AcquireResult> {
   const { sql, primitive } = host;
   const { key } = request;
-  const checkout = sql.checkout('wait', key);
-  let connection: MysqlPoolConnection;
-  try {
-    connection = await abortable(checkout, stop);
-  } catch (error) {
-    checkout.then(
-      (late) => late.release(),
-      () => {},
-    );
-    throw error;
+  // Not cut short by `stop`: the core has rejected its caller already (it races every backend
+  // call against the abort), and the checkout is bounded by the pool's acquire timeout.
+  const connection: MysqlPoolConnection = await sql.checkout('wait', key);
+  if (stop.aborted) {
+    connection.release();
+    throw stop.reason;
   }
   const id = connection.threadId;
   let killing: Promise<void> | undefined;
@@ -56,7 +56,7 @@ export async function waitOnServer(
   let hint = retryAfterMs;
   try {
     for (;;) {
-      const remaining = deadline - performance.now();
+      const remaining = deadline - monotonicNow();
       if (remaining <= 0 || stop.aborted) break;
       took = await primitive.take(connection, key, Math.min(remaining, (hint ?? RECHECK_MS) + 1));
       if (took || stop.aborted) break;

@@ -1,3 +1,4 @@
+import { monotonicNow } from '@dlock/lock-core';
 import type { MysqlPoolConnection } from '../pool-types.js';
 
 /**
@@ -29,7 +30,7 @@ export class Session {
   /** Fire the TTL check `ms` from now, or keep a later one with `onlyLater`. */
   arm(ms: number, onlyLater = false): void {
     if (this.dead) return;
-    const at = performance.now() + ms;
+    const at = monotonicNow() + ms;
     if (onlyLater && at <= this.#dueAt) return;
     this.#dueAt = at;
     if (this.#timer !== undefined) clearTimeout(this.#timer);

@@ -1,3 +1,8 @@
+import type { AcquireResult } from '@dlock/lock-core';
+
+/** The command the script runs under (see `defineScripts`). */
+export const ACQUIRE_COMMAND = 'dlockAcquireV3';
+
 /**
  * Acquire or re-enter, atomically.
  *
@@ -98,3 +103,18 @@ else
 end
 return {0, pttl}
 `;
+
+/** Decodes the script's reply: `[0, pttl]` or `[1|2, token, ttl]`. */
+export function decodeAcquireReply(reply: unknown): AcquireResult {
+  const [status, second, third] = reply as [number, string | number, number?];
+  if (status === 0) {
+    const pttl = Number(second);
+    return { acquired: false, retryAfterMs: pttl >= 0 ? pttl : undefined };
+  }
+  return {
+    acquired: true,
+    fencingToken: BigInt(second),
+    reentered: status === 2,
+    ttlMs: Number(third),
+  };
+}

@@ -1,3 +1,6 @@
+/** The command the script runs under (see `defineScripts`). */
+export const EXTEND_COMMAND = 'dlockExtendV2';
+
 /**
  * Owner-checked renewal: PEXPIRE only, so an expired (deleted) lock is never re-created.
  *

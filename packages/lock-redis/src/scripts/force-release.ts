@@ -1,3 +1,6 @@
+/** The command the script runs under (see `defineScripts`). */
+export const FORCE_RELEASE_COMMAND = 'dlockForceReleaseV2';
+
 /**
  * Operator escape hatch: delete the lock whoever holds it, announcing the release like a normal
  * one (always: it is rare, and the caller may not know who waits). The fencing counter stays

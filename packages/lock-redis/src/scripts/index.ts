@@ -1,12 +1,13 @@
 import type { RedisClientLike } from '../client-types.js';
-import { ACQUIRE_LUA } from './acquire.js';
-import { EXTEND_LUA } from './extend.js';
-import { FORCE_RELEASE_LUA } from './force-release.js';
-import { INSPECT_LUA } from './inspect.js';
-import { RELEASE_LUA } from './release.js';
+import { ACQUIRE_COMMAND, ACQUIRE_LUA } from './acquire.js';
+import { EXTEND_COMMAND, EXTEND_LUA } from './extend.js';
+import { FORCE_RELEASE_COMMAND, FORCE_RELEASE_LUA } from './force-release.js';
+import { INSPECT_COMMAND, INSPECT_LUA } from './inspect.js';
+import { RELEASE_COMMAND, RELEASE_LUA } from './release.js';
 
 /**
- * Command names registered on the client with `defineCommand`: ioredis then runs each script by
+ * Command names registered on the client with `defineCommand` (each script's file names its own,
+ * beside its Lua and the decoder of its reply): ioredis then runs each script by
  * EVALSHA and falls back to EVAL on NOSCRIPT (after a restart or failover flushed the script
  * cache), also inside pipelines. The names are versioned so that two copies of this package with
  * different scripts sharing one client never overwrite each other's definitions.
@@ -14,11 +15,11 @@ import { RELEASE_LUA } from './release.js';
  * Key order: lock, fencing counter, waiter flag (inspect takes only the first two).
  */
 export const COMMANDS = {
-  acquire: 'dlockAcquireV3',
-  release: 'dlockReleaseV2',
-  extend: 'dlockExtendV2',
-  inspect: 'dlockInspectV2',
-  forceRelease: 'dlockForceReleaseV2',
+  acquire: ACQUIRE_COMMAND,
+  release: RELEASE_COMMAND,
+  extend: EXTEND_COMMAND,
+  inspect: INSPECT_COMMAND,
+  forceRelease: FORCE_RELEASE_COMMAND,
 } as const;
 
 type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;

@@ -1,3 +1,6 @@
+/** The command the script runs under (see `defineScripts`). */
+export const INSPECT_COMMAND = 'dlockInspectV2';
+
 /**
  * Read the holder in one atomic step, so owner, count, TTL and token belong to the same grant.
  *
@@ -17,3 +20,25 @@ if type(held) == 'table' then
 end
 return {owner, count, redis.call('PTTL', lock), redis.call('GET', fence) or '0'}
 `;
+
+/** The script's reply: `null` when free. */
+export interface InspectedHold {
+  readonly owner: string;
+  readonly count: number;
+  /** Remaining TTL in ms; `Infinity` when the hash has no expiry. */
+  readonly ttlMs: number;
+  readonly fencingToken: bigint;
+}
+
+/** Decodes the script's reply. */
+export function decodeInspectReply(reply: unknown): InspectedHold | null {
+  const decoded = reply as [string, string, number, string] | null;
+  if (!decoded) return null;
+  const [owner, count, pttl, token] = decoded;
+  return {
+    owner,
+    count: Number(count),
+    ttlMs: pttl >= 0 ? pttl : Number.POSITIVE_INFINITY,
+    fencingToken: BigInt(token),
+  };
+}

@@ -1,3 +1,8 @@
+import type { ReleaseResult } from '@dlock/lock-core';
+
+/** The command the script runs under (see `defineScripts`). */
+export const RELEASE_COMMAND = 'dlockReleaseV2';
+
 /**
  * Owner-checked release of one hold.
  *
@@ -41,3 +46,14 @@ if redis.call('DEL', lock, wait) == 2 then
 end
 return 2
 `;
+
+const RELEASE_RESULTS: Record<number, ReleaseResult> = {
+  0: 'not-held',
+  1: 'decremented',
+  2: 'released',
+};
+
+/** Decodes the script's reply. */
+export function decodeReleaseReply(reply: unknown): ReleaseResult {
+  return RELEASE_RESULTS[Number(reply)] ?? 'not-held';
+}
