@@ -10,6 +10,7 @@ import { demoWorkerCommand } from './demo/worker.js';
 import { EXIT } from './exit-codes.js';
 import { explainError } from './explain-error.js';
 import { type Io, out, processIo, say } from './io.js';
+import { usageErrorOf } from './parse-options.js';
 
 export const mainHelp = `Usage: dlock COMMAND [options]
 
@@ -60,15 +61,11 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   try {
     return await command(rest, io);
   } catch (error) {
-    // parseArgs reports unknown or malformed options with ERR_PARSE_ARGS_* codes.
-    const code = (error as { code?: string }).code ?? '';
-    const usage =
-      error instanceof UsageError || code.startsWith('ERR_PARSE_ARGS')
-        ? {
-            exitCode: error instanceof UsageError ? error.exitCode : EXIT.USAGE,
-            message: maskCredentials((error as Error).message),
-          }
-        : explainError(error);
+    // A command that called parseArgs itself: its ERR_PARSE_ARGS_* refusal in our words.
+    const refusal = error instanceof UsageError ? error : usageErrorOf(error, name, rest);
+    const usage = refusal
+      ? { exitCode: refusal.exitCode, message: maskCredentials(refusal.message) }
+      : explainError(error);
     say(
       io,
       `${usage.message}${usage.exitCode === EXIT.USAGE ? ` (see "dlock ${name} --help")` : ''}`,

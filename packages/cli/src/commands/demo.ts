@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { UsageError } from '../cli-error.js';
 import { parseMessage } from '../demo/messages.js';
 import { initResource, readResource, readTokens } from '../demo/resource.js';
@@ -14,6 +13,7 @@ import { type DemoView, LiveView, PlainView, SilentView } from '../demo/view.js'
 import { EXIT } from '../exit-codes.js';
 import { redact } from '../explain-error.js';
 import { type Io, out, toJson } from '../io.js';
+import { parseOptions } from '../parse-options.js';
 import { withClient } from './with-client.js';
 
 export const demoHelp = `Usage: dlock demo [--workers N] [--sections N] [--url URL] [--json]
@@ -40,7 +40,7 @@ function binPath(): string {
 }
 
 export async function demoCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseOptions('demo', {
     args: [...argv],
     options: {
       workers: { type: 'string', default: '4' },

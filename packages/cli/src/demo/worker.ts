@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import type { Lock } from '@dlock/lock-core';
 import { UsageError } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 import type { Io } from '../io.js';
 import { openClient } from '../open-client.js';
+import { parseOptions } from '../parse-options.js';
 import type { WorkerMessage } from './messages.js';
 import { readResource, writeResource } from './resource.js';
 
@@ -14,7 +14,7 @@ import { readResource, writeResource } from './resource.js';
  * The pause between read and write is what would lose updates without the lock.
  */
 export async function demoWorkerCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseOptions('demo-worker', {
     args: [...argv],
     options: {
       url: { type: 'string' },
