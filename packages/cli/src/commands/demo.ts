@@ -30,9 +30,9 @@ Watch the lock move between them, then read the verdict: every section done, no 
 fencing tokens in order. Without --url or $DLOCK_URL it runs on an embedded SQLite file in a
 temporary folder; with DLOCK_URL=redis://... (or mysql://, etcd://) the same demo runs there.
 
-In one section worker 1 is frozen (SIGSTOP) after it checked that it holds the lock and before
-it writes, until its lease ran out and another worker wrote; then it is woken (SIGCONT) and
-writes anyway. The file refuses that late write by its fencing token: what a lock alone cannot
+A third of the way in, one worker is frozen (SIGSTOP) after it checked that it holds the lock
+and before it writes, until its lease ran out and another worker wrote; then it is woken
+(SIGCONT) and writes anyway. The file refuses that late write by its fencing token: what a lock alone cannot
 do. Locks are leased for ${DEMO_TTL_MS / 1000}s in the demo, so that round takes a few seconds.
 
 Options:
@@ -71,8 +71,6 @@ export async function demoCommand(argv: readonly string[], io: Io): Promise<numb
   const sections = count('--sections', values.sections, 100_000);
   // SIGSTOP needs POSIX signals, and a takeover needs a second worker.
   const freeze = !values['no-freeze'] && workers > 1 && process.platform !== 'win32';
-  // A third of the way in: the others are still contending, so one takes over.
-  const freezeAt = freeze ? Math.floor(sections / 3) : undefined;
   const dir = await mkdtemp(join(tmpdir(), 'dlock-demo-'));
   try {
     const url = values.url ?? (io.env.DLOCK_URL || `sqlite:${join(dir, 'locks.db')}`);
@@ -96,15 +94,9 @@ export async function demoCommand(argv: readonly string[], io: Io): Promise<numb
       : io.stdout.isTTY
         ? new LiveView(io)
         : new PlainView(io);
-    const freezer = new Freezer(state, view);
+    const freezer = new Freezer(state, view, freeze);
     const children = Array.from({ length: workers }, (_, w) =>
-      startWorker(
-        io,
-        { url, key, dir, sections, w, freezeAt: w === 0 ? freezeAt : undefined },
-        state,
-        view,
-        freezer,
-      ),
+      startWorker(io, { url, key, dir, sections, w, freezable: freeze }, state, view, freezer),
     );
     freezer.children = children.map((c) => c.child);
     const ticker = io.stdout.isTTY ? setInterval(() => view.update(state), 100) : undefined;
@@ -125,22 +117,29 @@ interface WorkerExit {
 }
 
 /**
- * Freezes the worker that reports `freeze` (SIGSTOP) and wakes it (SIGCONT) once another worker
- * has written with a newer token, which needs its lease to have run out first.
+ * A third of the way in, asks one worker (SIGUSR2) to pause in its next section between its
+ * check and its write; freezes it there (SIGSTOP) when it reports `freeze`, and wakes it
+ * (SIGCONT) once another worker has written with a newer token, which needs its lease to have
+ * run out first.
  */
 class Freezer {
   children: readonly ChildProcess[] = [];
+  #asked: boolean;
   #timer: NodeJS.Timeout | undefined;
   #stopped: ChildProcess | undefined;
 
   constructor(
     private readonly state: DemoState,
     private readonly view: DemoView,
-  ) {}
+    enabled: boolean,
+  ) {
+    this.#asked = !enabled;
+  }
 
   /** Called after each message has been folded into the state. */
   onMessage(message: WorkerMessage): void {
     const frozen = this.state.frozen;
+    if (!this.#asked && this.state.done * 3 >= this.state.total) this.ask();
     if (message.t === 'freeze' && frozen) {
       const child = this.children[message.w];
       if (!child?.kill('SIGSTOP')) {
@@ -158,6 +157,22 @@ class Freezer {
         `worker ${message.w + 1} took the lock over and wrote (token ${frozen.supersededBy})`,
       );
     }
+  }
+
+  /**
+   * The worker with the most sections left (at least 2: it surely has a next one), while another
+   * worker still has some (to take over); if none fits yet, asks again on a later message.
+   */
+  private ask(): void {
+    const left = this.state.workers.map((w, i) => ({
+      i,
+      left: this.state.sectionsPerWorker - w.done,
+    }));
+    const unfinished = left.filter((w) => w.left > 0);
+    const target = [...unfinished].sort((a, b) => b.left - a.left)[0];
+    if (!target || target.left < 2 || unfinished.length < 2) return;
+    this.#asked = true;
+    this.children[target.i]?.kill('SIGUSR2');
   }
 
   private wake(why: string): void {
@@ -185,7 +200,7 @@ function startWorker(
     dir: string;
     sections: number;
     w: number;
-    freezeAt: number | undefined;
+    freezable: boolean;
   },
   state: DemoState,
   view: DemoView,
@@ -194,7 +209,7 @@ function startWorker(
   const args = ['demo-worker', '--key', p.key, '--dir', p.dir];
   args.push('--sections', String(p.sections), '--id', String(p.w));
   args.push('--ttl-ms', String(DEMO_TTL_MS));
-  if (p.freezeAt !== undefined) args.push('--freeze-at', String(p.freezeAt));
+  if (p.freezable) args.push('--freezable');
   const child = spawn(process.execPath, [...process.execArgv, binPath(), ...args], {
     // The URL may carry credentials: in the environment, not in argv where `ps` shows it.
     env: { ...io.env, DLOCK_URL: p.url },

@@ -82,6 +82,8 @@ export class DemoState {
           frozen.lateWriteAccepted = message.accepted;
         } else if (
           frozen &&
+          frozen.w !== message.w &&
+          frozen.lateWriteAccepted === undefined &&
           frozen.supersededBy === undefined &&
           message.accepted &&
           BigInt(message.token) > BigInt(frozen.token)

@@ -13,7 +13,7 @@ import { readResource, writeResource } from './resource.js';
  * One contender of `dlock demo` (started by it as its own process): `--sections` times, take the
  * lock, read the counter, "work" a little, write counter + 1 with the fencing token, release.
  * The pause between read and write is what would lose updates without the lock. With
- * `--freeze-at`, that section also waits to be frozen past its lease before it writes.
+ * `--freezable`, a SIGUSR2 makes its next section wait to be frozen past its lease before it writes.
  */
 export async function demoWorkerCommand(argv: readonly string[], io: Io): Promise<number> {
   const { values } = parseOptions('demo-worker', {
@@ -25,13 +25,12 @@ export async function demoWorkerCommand(argv: readonly string[], io: Io): Promis
       sections: { type: 'string' },
       id: { type: 'string' },
       'ttl-ms': { type: 'string', default: '10000' },
-      'freeze-at': { type: 'string' },
+      freezable: { type: 'boolean', default: false },
     },
   });
   const w = Number(values.id);
   const sections = Number(values.sections);
   const ttlMs = Number(values['ttl-ms']);
-  const freezeAt = values['freeze-at'] === undefined ? -1 : Number(values['freeze-at']);
   const { dir, key } = values;
   const url = values.url ?? io.env.DLOCK_URL;
   // Internal, started only by `dlock demo`; still, a bad call says so instead of doing nothing.
@@ -43,13 +42,20 @@ export async function demoWorkerCommand(argv: readonly string[], io: Io): Promis
     w < 0 ||
     !Number.isInteger(sections) ||
     !Number.isInteger(ttlMs) ||
-    ttlMs < 1 ||
-    !Number.isInteger(freezeAt)
+    ttlMs < 1
   ) {
     throw new UsageError(
-      'usage: dlock demo-worker [--url URL, else $DLOCK_URL] --key KEY --dir DIR --sections N --id N [--ttl-ms MS] [--freeze-at SECTION]',
+      'usage: dlock demo-worker [--url URL, else $DLOCK_URL] --key KEY --dir DIR --sections N --id N [--ttl-ms MS] [--freezable]',
     );
   }
+  // `dlock demo` picks the worker to freeze while they run (one that has sections left, while
+  // others still contend): SIGUSR2 asks for a freeze in its next section.
+  let freezeNext = false;
+  const onFreezeRequest = (): void => {
+    freezeNext = true;
+  };
+  // Before anything else: SIGUSR2 would end a process with no listener.
+  if (values.freezable) process.on('SIGUSR2', onFreezeRequest);
   const send = (message: WorkerMessage): void => {
     io.stdout.write(`${JSON.stringify(message)}\n`);
   };
@@ -76,7 +82,8 @@ export async function demoWorkerCommand(argv: readonly string[], io: Io): Promis
         await sleep(1 + Math.random() * 4);
         // The holder's own check; the resource's token check below catches what this misses.
         const held = !lock.signal.aborted;
-        if (i === freezeAt) {
+        if (freezeNext) {
+          freezeNext = false;
           // A pause between the check and the write (a GC pause, a swapped-out VM), made real:
           // `dlock demo` stops this process (SIGSTOP) until another worker has written after
           // the lease ran out, then wakes it (SIGCONT), and it writes as if nothing happened.
@@ -95,6 +102,7 @@ export async function demoWorkerCommand(argv: readonly string[], io: Io): Promis
       await sleep(2 + Math.random() * 8);
     }
   } finally {
+    process.off('SIGUSR2', onFreezeRequest);
     await client.close();
   }
   send({ t: 'done', w, sections, waits });
