@@ -10,8 +10,8 @@
 //   ```ts fragment   neither: a piece of a larger program (it uses names it does not define);
 //                    listed in the output, so the exceptions stay few and visible
 //
-// Usage: pnpm check:examples [FILE.md ...]   (builds the packages first; this script does not)
-// Environment: CHECK_EXAMPLES_TIMEOUT_MS per runnable block (default 60000).
+// Usage: pnpm check:examples [--timeout MS] [FILE.md ...]   (MS per runnable block, default
+// 60000; `pnpm check:examples` builds the packages first, this script alone does not)
 import { spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
@@ -29,7 +29,12 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Inside the root node_modules, so typescript, tsx, vitest and @types/node resolve from here.
 const work = join(root, 'node_modules', '.cache', 'check-examples');
-const timeoutMs = Number(process.env.CHECK_EXAMPLES_TIMEOUT_MS ?? 60_000);
+const timeoutFlag = process.argv.findIndex((a) => a === '--timeout');
+const timeoutMs = timeoutFlag === -1 ? 60_000 : Number(process.argv[timeoutFlag + 1]);
+const fileArgs =
+  timeoutFlag === -1
+    ? process.argv.slice(2)
+    : process.argv.slice(2).filter((_, i) => i !== timeoutFlag - 2 && i !== timeoutFlag - 1);
 const LANGUAGES = new Map([
   ['ts', 'ts'],
   ['typescript', 'ts'],
@@ -81,7 +86,7 @@ function blocksOf(file) {
       };
       return;
     }
-    if (fence && fence[2].startsWith(open.fence) && fence[3].trim() === '') {
+    if (fence?.[2].startsWith(open.fence) && fence[3].trim() === '') {
       if (open.lang) {
         const unknown = open.words.filter((w) => !MODES.has(w));
         blocks.push({
