@@ -45,8 +45,7 @@ const MODES = new Set(['runnable', 'fragment']);
 
 /** Every README.md (root, packages, bench) and docs/*.md, or the files named on the command line. */
 function markdownFiles() {
-  if (process.argv.length > 2)
-    return process.argv.slice(2).map((f) => relative(root, join(process.cwd(), f)));
+  if (fileArgs.length > 0) return fileArgs.map((f) => relative(root, join(process.cwd(), f)));
   const files = ['README.md'];
   for (const dir of ['packages', 'bench', 'docs']) {
     const path = join(root, dir);
