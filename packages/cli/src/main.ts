@@ -5,6 +5,7 @@ import { demoCommand } from './commands/demo.js';
 import { idCommand } from './commands/id.js';
 import { releaseCommand } from './commands/release.js';
 import { runCommand } from './commands/run.js';
+import { schemaCommand } from './commands/schema.js';
 import { statusCommand } from './commands/status.js';
 import { demoWorkerCommand } from './demo/worker.js';
 import { EXIT } from './exit-codes.js';
@@ -22,6 +23,7 @@ Commands:
   status KEY               who holds KEY
   release KEY --force      delete KEY's lock whoever holds it (operator escape hatch)
   id snowflake|uuid7|uuid4 print new ids
+  schema mysql://...       print (or --apply) the lock table MySQL needs
   demo                     watch worker processes share a file safely under one lock
 
 The backend URL comes from --url, else $DLOCK_URL, else the embedded SQLite file that every
@@ -37,6 +39,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   status: statusCommand,
   release: releaseCommand,
   id: idCommand,
+  schema: schemaCommand,
   demo: demoCommand,
   // Internal: one contender of `dlock demo`, started by it as a separate process.
   'demo-worker': demoWorkerCommand,

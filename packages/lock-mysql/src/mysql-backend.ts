@@ -27,7 +27,7 @@ export function createBackend(
   owned: OwnedMysqlPool | undefined,
 ): LockBackend {
   const o = resolveOptions(options);
-  const sql = new SqlRunner(o.pool, o.acquireTimeoutMs, o.queryTimeoutMs);
+  const sql = new SqlRunner(o.pool, o.acquireTimeoutMs, o.queryTimeoutMs, o.tableName);
   switch (o.mode) {
     case 'row':
       return rowBackend(sql, o.table, owned);
