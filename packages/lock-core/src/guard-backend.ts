@@ -58,6 +58,7 @@ export function guardBackend(backend: LockBackend): LockBackend {
     ...(backend.forceRelease
       ? { forceRelease: guard('forceRelease', (k) => backend.forceRelease!(k)) }
       : {}),
+    ...(backend.purge ? { purge: guard('purge', (k) => backend.purge!(k)) } : {}),
     ...(capabilities.watch && backend.watch
       ? { watch: guard('watch', (k, cb) => backend.watch!(k, cb)) }
       : {}),

@@ -176,6 +176,14 @@ export function createRedisBackend(
       return Number(reply) === 1;
     },
 
+    async purge(key: string): Promise<boolean> {
+      const k = lockKeys(prefix, key);
+      const reply = await runner.run('purge', key, () =>
+        scripts[COMMANDS.purge](k.lock, k.fence, k.wait),
+      );
+      return Number(reply) === 1;
+    },
+
     watch(key: string, onRelease: () => void): Promise<WatchHandle> {
       return subscriber.watch(lockKeys(prefix, key).channel, onRelease);
     },

@@ -5,14 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { LockArgumentError, type LockClient } from '@dlock/lock-core';
 import { UsageError } from '../cli-error.js';
 import { parseMessage, type WorkerMessage } from '../demo/messages.js';
 import { initResource, readResource, readTokens } from '../demo/resource.js';
 import { DemoState } from '../demo/state.js';
 import { type DemoView, LiveView, PlainView, SilentView } from '../demo/view.js';
 import { EXIT } from '../exit-codes.js';
-import { redact } from '../explain-error.js';
+import { explainError, redact } from '../explain-error.js';
 import { type Io, out, toJson } from '../io.js';
+import { openClient } from '../open-client.js';
 import { parseOptions } from '../parse-options.js';
 import { withClient } from './with-client.js';
 
@@ -104,10 +106,43 @@ export async function demoCommand(argv: readonly string[], io: Io): Promise<numb
     if (ticker) clearInterval(ticker);
     freezer.stop();
     view.finish(state);
-    return printVerdict(io, values.json, url, state, dir, exits, freeze);
+    const cleanup = await purgeKey(url, key, io.env);
+    return printVerdict(io, values.json, url, state, dir, exits, freeze, cleanup, key);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** What the demo left on the backend: `purged` nothing, or why something may be left. */
+type Cleanup = 'purged' | 'held' | 'unsupported' | { failed: string };
+
+/**
+ * Deletes what the demo's key left on the backend (its fencing counter, waiter flag, row), so a
+ * demo on a shared server leaves nothing behind. The tokens it issued stay the lowest the key can
+ * see again: later grants are floored at the server's time.
+ */
+async function purgeKey(url: string, key: string, env: NodeJS.ProcessEnv): Promise<Cleanup> {
+  let client: LockClient | undefined;
+  try {
+    client = await openClient(url, {}, env);
+    return (await client.purge(key)) ? 'purged' : 'held';
+  } catch (error) {
+    // etcd leaves nothing to purge (its keys go with their leases); Redlock cannot purge.
+    if (LockArgumentError.isInstance(error)) return 'unsupported';
+    return { failed: explainError(error, url).message };
+  } finally {
+    await client?.close().catch(() => {});
+  }
+}
+
+function cleanupText(cleanup: Cleanup, key: string): string {
+  if (cleanup === 'purged') return `nothing of ${key} is left on the backend (purged)`;
+  if (cleanup === 'held') {
+    return `${key} was still held (a worker died holding it?), so it was not purged; its lease ends within ${DEMO_TTL_MS / 1000}s`;
+  }
+  if (cleanup === 'unsupported')
+    return `this backend cannot purge ${key}; what it keeps of a free key expires by itself, if anything`;
+  return `could not purge ${key}: ${cleanup.failed}`;
 }
 
 interface WorkerExit {
@@ -244,6 +279,8 @@ function printVerdict(
   dir: string,
   exits: readonly WorkerExit[],
   freeze: boolean,
+  cleanup: Cleanup,
+  key: string,
 ): number {
   const failed = exits.filter((e) => e.code !== 0);
   const value = readResource(dir).value;
@@ -284,6 +321,7 @@ function printVerdict(
         firstToken: tokens[0],
         lastToken: tokens.at(-1),
         waits: state.waits,
+        cleanup: typeof cleanup === 'string' ? cleanup : 'failed',
         failedWorkers: failed.map((f) => ({ worker: f.w + 1, code: f.code, stderr: f.stderr })),
       }),
     );
@@ -304,6 +342,7 @@ function printVerdict(
   out(io, `stale writes refused:    ${state.rejected}${late}`);
   out(io, `fencing tokens in order: ${inOrder ? 'yes' : 'NO'}${range}`);
   out(io, `waits for the lock:      ${state.waits}`);
+  out(io, `cleanup:                 ${cleanupText(cleanup, key)}`);
   if (late) {
     out(
       io,

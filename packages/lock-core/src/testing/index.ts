@@ -17,6 +17,7 @@ import { exclusionSuite } from './suite-exclusion.js';
 import { expirySuite } from './suite-expiry.js';
 import { fencingFaultsSuite } from './suite-fencing-faults.js';
 import { inputsSuite } from './suite-inputs.js';
+import { purgeSuite } from './suite-purge.js';
 import { reentrancySuite } from './suite-reentrancy.js';
 import { shutdownSuite } from './suite-shutdown.js';
 import { waitingSuite } from './suite-waiting.js';
@@ -55,6 +56,7 @@ export function runConformance(options: ConformanceOptions): void {
     describe('waiting', () => waitingSuite(kit));
     describe('inputs', () => inputsSuite(kit));
     describe('shutdown', () => shutdownSuite(kit));
+    describe('purge', () => purgeSuite(kit));
     if (kit.faults.loseFencingState) {
       describe('fencing across a lost counter', () => fencingFaultsSuite(kit));
     }

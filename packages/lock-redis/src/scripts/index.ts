@@ -3,6 +3,7 @@ import { ACQUIRE_LUA } from './acquire.js';
 import { EXTEND_LUA } from './extend.js';
 import { FORCE_RELEASE_LUA } from './force-release.js';
 import { INSPECT_LUA } from './inspect.js';
+import { PURGE_LUA } from './purge.js';
 import { RELEASE_LUA } from './release.js';
 
 /**
@@ -19,6 +20,7 @@ export const COMMANDS = {
   extend: 'dlockExtendV2',
   inspect: 'dlockInspectV2',
   forceRelease: 'dlockForceReleaseV2',
+  purge: 'dlockPurgeV1',
 } as const;
 
 type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;
@@ -36,6 +38,7 @@ export function defineScripts(client: RedisClientLike): ScriptCommands {
     client.defineCommand(COMMANDS.extend, { numberOfKeys: 3, lua: EXTEND_LUA });
     client.defineCommand(COMMANDS.inspect, { numberOfKeys: 2, lua: INSPECT_LUA });
     client.defineCommand(COMMANDS.forceRelease, { numberOfKeys: 3, lua: FORCE_RELEASE_LUA });
+    client.defineCommand(COMMANDS.purge, { numberOfKeys: 3, lua: PURGE_LUA });
     defined.add(client);
   }
   return client as unknown as ScriptCommands;
