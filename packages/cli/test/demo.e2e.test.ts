@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { makeTempDir, requireRedis, SHARED_REDIS_URL, uniquePrefix } from '@dlock/test-utils';
 import { Redis } from 'ioredis';
@@ -8,6 +9,15 @@ import { assertBuilt, dlock, jsonLines } from './dlock.js';
 // lease and woken (SIGCONT), whose late write the file must refuse by its fencing token.
 
 const redis = await requireRedis();
+
+/** better-sqlite3 as the CLI's SQLite backend has it. */
+type Database = { prepare(sql: string): { get(): unknown }; close(): void };
+const BetterSqlite3 = createRequire(import.meta.resolve('@dlock/lock-sqlite'))(
+  'better-sqlite3',
+) as new (
+  path: string,
+  options: { readonly: boolean },
+) => Database;
 
 let dir: Awaited<ReturnType<typeof makeTempDir>>;
 let env: NodeJS.ProcessEnv;
@@ -27,6 +37,7 @@ interface Verdict {
   rejectedStaleWrites: number;
   frozenWorker: { worker: number; token: string; supersededBy: string; lateWriteRefused: boolean };
   fencingTokensInOrder: boolean;
+  cleanup: string;
   failedWorkers: unknown[];
 }
 
@@ -74,6 +85,21 @@ describe('dlock demo on the embedded SQLite backend', () => {
     expect(plain.output).not.toContain('\x1b[');
   }, 60_000);
 
+  it('purges its key from a SQLite file it was given', async () => {
+    const url = `sqlite:${join(dir.path, 'given.db')}`;
+    const verdict = await demoVerdict(['--workers', '2', '--sections', '3', '--no-freeze'], {
+      ...env,
+      DLOCK_URL: url,
+    });
+    expect(verdict).toMatchObject({ ok: true, cleanup: 'purged' });
+    const db = new BetterSqlite3(join(dir.path, 'given.db'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT count(*) AS n FROM dlock_locks').get()).toEqual({ n: 0 });
+    } finally {
+      db.close();
+    }
+  }, 60_000);
+
   it('--no-freeze runs every section without a freeze', async () => {
     const verdict = await demoVerdict(['--workers', '3', '--sections', '8', '--no-freeze'], env);
     expect(verdict).toMatchObject({
@@ -98,6 +124,7 @@ describe.skipIf(!redis.available)('dlock demo on Redis', () => {
       DLOCK_URL: url.href,
     });
     expectLateWriteRefused(verdict, 18);
+    expect(verdict.cleanup).toBe('purged');
     // Redis tokens are floored at the server's time in µs (docs/guarantees.md, fencing floor).
     const client = new Redis(SHARED_REDIS_URL);
     try {
@@ -106,6 +133,9 @@ describe.skipIf(!redis.available)('dlock demo on Redis', () => {
       expect(BigInt(verdict.frozenWorker.token)).toBeGreaterThan(
         (BigInt(seconds) - 120n) * 1_000_000n,
       );
+      // Nothing left behind: no lock, fencing counter or waiter flag under the demo's prefix.
+      const [, left] = await client.scan('0', 'MATCH', `${prefix}*`, 'COUNT', 10_000);
+      expect(left).toEqual([]);
     } finally {
       client.disconnect();
     }

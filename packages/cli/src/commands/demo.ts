@@ -96,9 +96,24 @@ export async function demoCommand(argv: readonly string[], io: Io): Promise<numb
       : io.stdout.isTTY
         ? new LiveView(io)
         : new PlainView(io);
-    const freezer = new Freezer(state, view, freeze);
+    const freezer = new Freezer(state, view);
     const children = Array.from({ length: workers }, (_, w) =>
-      startWorker(io, { url, key, dir, sections, w, freezable: freeze }, state, view, freezer),
+      startWorker(
+        io,
+        // A third of the way in: fewer writes than the other workers' sections, so one of them
+        // is still left to take over (workers x sections / 3 < (workers - 1) x sections).
+        {
+          url,
+          key,
+          dir,
+          sections,
+          w,
+          freezeAt: freeze ? Math.floor((workers * sections) / 3) : undefined,
+        },
+        state,
+        view,
+        freezer,
+      ),
     );
     freezer.children = children.map((c) => c.child);
     const ticker = io.stdout.isTTY ? setInterval(() => view.update(state), 100) : undefined;
@@ -152,32 +167,38 @@ interface WorkerExit {
 }
 
 /**
- * A third of the way in, asks one worker (SIGUSR2) to pause in its next section between its
- * check and its write; freezes it there (SIGSTOP) when it reports `freeze`, and wakes it
- * (SIGCONT) once another worker has written with a newer token, which needs its lease to have
- * run out first.
+ * Freezes the worker that reports `freeze` (SIGSTOP) and wakes it (SIGCONT) once another worker
+ * has written with a newer token, which needs its lease to have run out first.
  */
 class Freezer {
   children: readonly ChildProcess[] = [];
-  #asked: boolean;
   #timer: NodeJS.Timeout | undefined;
   #stopped: ChildProcess | undefined;
+  #done = false;
 
   constructor(
     private readonly state: DemoState,
     private readonly view: DemoView,
-    enabled: boolean,
-  ) {
-    this.#asked = !enabled;
-  }
+  ) {}
 
   /** Called after each message has been folded into the state. */
   onMessage(message: WorkerMessage): void {
     const frozen = this.state.frozen;
-    if (!this.#asked && this.state.done * 3 >= this.state.total) this.ask();
-    if (message.t === 'freeze' && frozen) {
+    if (message.t === 'freeze') {
       const child = this.children[message.w];
+      // One freeze per demo (a refused write can let a second worker read the same value), and
+      // only while someone is left to take over.
+      const others = this.state.workers.filter(
+        (w, i) => i !== message.w && w.done < this.state.sectionsPerWorker,
+      );
+      if (this.#done || frozen?.w !== message.w || others.length === 0) {
+        if (frozen?.w === message.w) this.state.frozen = undefined;
+        child?.kill('SIGCONT');
+        return;
+      }
+      this.#done = true;
       if (!child?.kill('SIGSTOP')) {
+        this.state.frozen = undefined;
         this.view.note(`could not freeze worker ${message.w + 1}; it goes on`);
         child?.kill('SIGCONT');
         return;
@@ -192,22 +213,6 @@ class Freezer {
         `worker ${message.w + 1} took the lock over and wrote (token ${frozen.supersededBy})`,
       );
     }
-  }
-
-  /**
-   * The worker with the most sections left (at least 2: it surely has a next one), while another
-   * worker still has some (to take over); if none fits yet, asks again on a later message.
-   */
-  private ask(): void {
-    const left = this.state.workers.map((w, i) => ({
-      i,
-      left: this.state.sectionsPerWorker - w.done,
-    }));
-    const unfinished = left.filter((w) => w.left > 0);
-    const target = [...unfinished].sort((a, b) => b.left - a.left)[0];
-    if (!target || target.left < 2 || unfinished.length < 2) return;
-    this.#asked = true;
-    this.children[target.i]?.kill('SIGUSR2');
   }
 
   private wake(why: string): void {
@@ -235,7 +240,7 @@ function startWorker(
     dir: string;
     sections: number;
     w: number;
-    freezable: boolean;
+    freezeAt: number | undefined;
   },
   state: DemoState,
   view: DemoView,
@@ -244,7 +249,7 @@ function startWorker(
   const args = ['demo-worker', '--key', p.key, '--dir', p.dir];
   args.push('--sections', String(p.sections), '--id', String(p.w));
   args.push('--ttl-ms', String(DEMO_TTL_MS));
-  if (p.freezable) args.push('--freezable');
+  if (p.freezeAt !== undefined) args.push('--freeze-at', String(p.freezeAt));
   const child = spawn(process.execPath, [...process.execArgv, binPath(), ...args], {
     // The URL may carry credentials: in the environment, not in argv where `ps` shows it.
     env: { ...io.env, DLOCK_URL: p.url },

@@ -65,6 +65,8 @@ export class DemoState {
         this.lastToken = message.token;
         break;
       case 'freeze':
+        // One freeze per demo: a second worker that read the same value is not frozen.
+        if (this.frozen) break;
         this.frozen = {
           w: message.w,
           token: message.token,

@@ -13,7 +13,8 @@ import { readResource, writeResource } from './resource.js';
  * One contender of `dlock demo` (started by it as its own process): `--sections` times, take the
  * lock, read the counter, "work" a little, write counter + 1 with the fencing token, release.
  * The pause between read and write is what would lose updates without the lock. With
- * `--freezable`, a SIGUSR2 makes its next section wait to be frozen past its lease before it writes.
+ * `--freeze-at VALUE`, the section that reads the counter at VALUE waits to be frozen past its
+ * lease before it writes.
  */
 export async function demoWorkerCommand(argv: readonly string[], io: Io): Promise<number> {
   const { values } = parseOptions('demo-worker', {
@@ -25,12 +26,13 @@ export async function demoWorkerCommand(argv: readonly string[], io: Io): Promis
       sections: { type: 'string' },
       id: { type: 'string' },
       'ttl-ms': { type: 'string', default: '10000' },
-      freezable: { type: 'boolean', default: false },
+      'freeze-at': { type: 'string' },
     },
   });
   const w = Number(values.id);
   const sections = Number(values.sections);
   const ttlMs = Number(values['ttl-ms']);
+  const freezeAt = values['freeze-at'] === undefined ? -1 : Number(values['freeze-at']);
   const { dir, key } = values;
   const url = values.url ?? io.env.DLOCK_URL;
   // Internal, started only by `dlock demo`; still, a bad call says so instead of doing nothing.
@@ -42,20 +44,13 @@ export async function demoWorkerCommand(argv: readonly string[], io: Io): Promis
     w < 0 ||
     !Number.isInteger(sections) ||
     !Number.isInteger(ttlMs) ||
-    ttlMs < 1
+    ttlMs < 1 ||
+    !Number.isInteger(freezeAt)
   ) {
     throw new UsageError(
-      'usage: dlock demo-worker [--url URL, else $DLOCK_URL] --key KEY --dir DIR --sections N --id N [--ttl-ms MS] [--freezable]',
+      'usage: dlock demo-worker [--url URL, else $DLOCK_URL] --key KEY --dir DIR --sections N --id N [--ttl-ms MS] [--freeze-at VALUE]',
     );
   }
-  // `dlock demo` picks the worker to freeze while they run (one that has sections left, while
-  // others still contend): SIGUSR2 asks for a freeze in its next section.
-  let freezeNext = false;
-  const onFreezeRequest = (): void => {
-    freezeNext = true;
-  };
-  // Before anything else: SIGUSR2 would end a process with no listener.
-  if (values.freezable) process.on('SIGUSR2', onFreezeRequest);
   const send = (message: WorkerMessage): void => {
     io.stdout.write(`${JSON.stringify(message)}\n`);
   };
@@ -82,8 +77,9 @@ export async function demoWorkerCommand(argv: readonly string[], io: Io): Promis
         await sleep(1 + Math.random() * 4);
         // The holder's own check; the resource's token check below catches what this misses.
         const held = !lock.signal.aborted;
-        if (freezeNext) {
-          freezeNext = false;
+        // The one worker that reads the counter at --freeze-at (the lock lets only one read it
+        // before it changes) pauses there; the others still have sections to take over with.
+        if (value === freezeAt) {
           // A pause between the check and the write (a GC pause, a swapped-out VM), made real:
           // `dlock demo` stops this process (SIGSTOP) until another worker has written after
           // the lease ran out, then wakes it (SIGCONT), and it writes as if nothing happened.
@@ -102,7 +98,6 @@ export async function demoWorkerCommand(argv: readonly string[], io: Io): Promis
       await sleep(2 + Math.random() * 8);
     }
   } finally {
-    process.off('SIGUSR2', onFreezeRequest);
     await client.close();
   }
   send({ t: 'done', w, sections, waits });
