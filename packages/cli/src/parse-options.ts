@@ -44,24 +44,32 @@ export function usageErrorOf(
   if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS')) return undefined;
   const text = typeof message === 'string' ? message : '';
   // Node quotes the option or argument it refuses: 'Unknown option '--tt'', 'Option '--ttl <value>' …'.
-  const quoted = /'([^']*)'/.exec(text)?.[1]?.split(' ')[0] ?? '';
+  const quoted = /'([^']*)'/.exec(text)?.[1] ?? '';
+  // '-n, --count <value>': the long name reads best; the args hold what was typed.
+  const named = /--[^\s,]+/.exec(quoted)?.[0] ?? quoted.split(/[\s,]/)[0] ?? '';
+  // A short name ('-n') by its long one, which takes the --name=VALUE form.
+  const long = Object.entries(options ?? {}).find(([, o]) => `-${o.short}` === named)?.[0];
+  const option = long === undefined ? named : `--${long}`;
   const known = options ? `; it takes ${describeOptions(options)}` : '';
   switch (code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return new UsageError(`dlock ${command} has no option ${quoted}${known}`);
+      return new UsageError(`dlock ${command} has no option ${option}${known}`);
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
       return new UsageError(`dlock ${command} takes no argument "${quoted}"${known}`);
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
       if (text.includes('does not take an argument')) {
-        return new UsageError(`${quoted} is a switch and takes no value (write just ${quoted})`);
+        return new UsageError(`${option} is a switch and takes no value (write just ${option})`);
       }
-      const next = args[args.indexOf(quoted) + 1];
+      const typed = args.findIndex(
+        (a) => a === option || (a !== '' && quoted.split(/[\s,]+/).includes(a)),
+      );
+      const next = typed === -1 ? undefined : args[typed + 1];
       if (next?.startsWith('-')) {
         return new UsageError(
-          `${quoted} needs a value, and "${next}" after it looks like an option; to pass "${next}" as the value write ${quoted}=${next}`,
+          `${option} needs a value, and "${next}" after it looks like an option; to pass "${next}" as the value write ${option}=${next}`,
         );
       }
-      return new UsageError(`${quoted} needs a value (${quoted} VALUE)`);
+      return new UsageError(`${option} needs a value (${option} VALUE)`);
     }
     default:
       return new UsageError(`dlock ${command}: ${text.split('\n')[0]}`);

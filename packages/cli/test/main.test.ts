@@ -78,6 +78,11 @@ describe('main()', () => {
       [['status', 'k', '--json=yes'], 'dlock: --json is a switch and takes no value'],
       [['demo', 'extra'], 'dlock: dlock demo takes no argument "extra"'],
       [['id', 'snowflake', '--wrkr', '1'], 'dlock: dlock id has no option --wrkr'],
+      [['id', 'snowflake', '-n'], 'dlock: --count needs a value (--count VALUE)'],
+      [
+        ['id', 'snowflake', '-n', '-5'],
+        'dlock: --count needs a value, and "-5" after it looks like an option; to pass "-5" as the value write --count=-5',
+      ],
     ];
     for (const [argv, message] of cases) {
       const result = await dlock(...argv);

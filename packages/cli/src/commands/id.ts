@@ -1,8 +1,8 @@
-import { parseArgs } from 'node:util';
 import { createSnowflake, IdGenArgumentError, TWITTER_EPOCH, uuidv4, uuidv7 } from '@dlock/idgen';
 import { UsageError } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 import { type Io, out, toJson } from '../io.js';
+import { parseOptions } from '../parse-options.js';
 
 export const idHelp = `Usage: dlock id snowflake|uuid7|uuid4 [-n N] [--worker W --datacenter D] [--epoch DATE] [--json]
 
@@ -25,7 +25,7 @@ Options:
 const MAX_COUNT = 1_000_000;
 
 export async function idCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseOptions('id', {
     args: [...argv],
     allowPositionals: true,
     options: {
