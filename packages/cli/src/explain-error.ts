@@ -42,7 +42,12 @@ export function explainError(error: unknown, url?: string): Explained {
       default: {
         const cause = rootCause(error);
         const code = (cause as { code?: string } | undefined)?.code;
-        const hint = code ? KNOWN_CAUSES[code] : undefined;
+        const hint =
+          code === 'ER_NO_SUCH_TABLE' && url
+            ? `the lock table does not exist yet: create it once with dlock schema '${redact(url)}' --apply (without --apply it prints the DDL, for your migrations)`
+            : code
+              ? KNOWN_CAUSES[code]
+              : undefined;
         const where = url ? ` at ${redact(url)}` : '';
         const detail = maskCredentials(cause instanceof Error ? cause.message : error.message);
         return {

@@ -6,12 +6,14 @@ import { idCommand } from './commands/id.js';
 import { lsCommand } from './commands/ls.js';
 import { releaseCommand } from './commands/release.js';
 import { runCommand } from './commands/run.js';
+import { schemaCommand } from './commands/schema.js';
 import { statusCommand } from './commands/status.js';
 import { txCommand } from './commands/tx.js';
 import { demoWorkerCommand } from './demo/worker.js';
 import { EXIT } from './exit-codes.js';
 import { explainError } from './explain-error.js';
 import { type Io, out, processIo, say } from './io.js';
+import { usageErrorOf } from './parse-options.js';
 
 export const mainHelp = `Usage: dlock COMMAND [options]
 
@@ -24,6 +26,7 @@ Commands:
   ls [PREFIX] [--watch]    what is locked right now, by whom, until when (a live table)
   release KEY --force      delete KEY's lock whoever holds it (operator escape hatch)
   id snowflake|uuid7|uuid4 print new ids
+  schema mysql://...       print (or --apply) the lock table MySQL needs
   demo                     watch worker processes share a file safely under one lock
   tx status GID | tx recover   inspect and recover @dlock/tx transactions (--log mysql://…)
 
@@ -41,6 +44,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   ls: lsCommand,
   release: releaseCommand,
   id: idCommand,
+  schema: schemaCommand,
   demo: demoCommand,
   tx: txCommand,
   // Internal: one contender of `dlock demo`, started by it as a separate process.
@@ -66,15 +70,11 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   try {
     return await command(rest, io);
   } catch (error) {
-    // parseArgs reports unknown or malformed options with ERR_PARSE_ARGS_* codes.
-    const code = (error as { code?: string }).code ?? '';
-    const usage =
-      error instanceof UsageError || code.startsWith('ERR_PARSE_ARGS')
-        ? {
-            exitCode: error instanceof UsageError ? error.exitCode : EXIT.USAGE,
-            message: maskCredentials((error as Error).message),
-          }
-        : explainError(error);
+    // A command that called parseArgs itself: its ERR_PARSE_ARGS_* refusal in our words.
+    const refusal = error instanceof UsageError ? error : usageErrorOf(error, name, rest);
+    const usage = refusal
+      ? { exitCode: refusal.exitCode, message: maskCredentials(refusal.message) }
+      : explainError(error);
     say(
       io,
       `${usage.message}${usage.exitCode === EXIT.USAGE ? ` (see "dlock ${name} --help")` : ''}`,

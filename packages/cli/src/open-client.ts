@@ -7,6 +7,7 @@ import {
   type LockClientOptions,
 } from '@dlock/lock-core';
 import { InputError, UsageError } from './cli-error.js';
+import { refuseProcessLocal } from './process-local-url.js';
 
 /** The embedded default: one SQLite file per host, /var/tmp/dlock/locks.db (see @dlock/lock-sqlite). */
 export const DEFAULT_URL = 'sqlite:';
@@ -152,6 +153,7 @@ export async function openClient(
       `"${url}" is not a lock URL. Examples: sqlite:./locks.db, redis://127.0.0.1:6379, mysql://user:pass@host/db, etcd://127.0.0.1:2379`,
     );
   }
+  refuseProcessLocal(parsed);
   const load = ADAPTERS[parsed.protocol];
   if (load === undefined) return connect(withPassword(parsed, envPassword(env)), options);
   // Drivers decode these parts with decodeURIComponent, whose URIError names nothing.

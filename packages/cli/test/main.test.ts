@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createSnowflake, TWITTER_EPOCH } from '@dlock/idgen';
 import { makeTempDir } from '@dlock/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../src/exit-codes.js';
@@ -62,6 +63,51 @@ describe('main()', () => {
     }
   });
 
+  it('refuses options in its own words: unknown, ambiguous, missing or unwanted values', async () => {
+    const cases: [string[], string][] = [
+      [
+        ['run', 'k', '--ttl', '-5s', '--', 'true'],
+        'dlock: --ttl needs a value, and "-5s" after it looks like an option; to pass "-5s" as the value write --ttl=-5s',
+      ],
+      [['run', 'k', '--ttl=-5s', '--', 'true'], '--ttl takes a duration such as 500ms'],
+      [
+        ['status', 'k', '--nope'],
+        'dlock: dlock status has no option --nope; it takes --url VALUE,',
+      ],
+      [['release', 'k', '--url'], 'dlock: --url needs a value (--url VALUE)'],
+      [['status', 'k', '--json=yes'], 'dlock: --json is a switch and takes no value'],
+      [['demo', 'extra'], 'dlock: dlock demo takes no argument "extra"'],
+      [['id', 'snowflake', '--wrkr', '1'], 'dlock: dlock id has no option --wrkr'],
+      [['id', 'snowflake', '-n'], 'dlock: --count needs a value (--count VALUE)'],
+      [
+        ['id', 'snowflake', '-n', '-5'],
+        'dlock: --count needs a value, and "-5" after it looks like an option; to pass "-5" as the value write --count=-5',
+      ],
+    ];
+    for (const [argv, message] of cases) {
+      const result = await dlock(...argv);
+      expect(result.code, argv.join(' ')).toBe(EXIT.USAGE);
+      expect(result.err, argv.join(' ')).toContain(message);
+      expect(result.err, argv.join(' ')).not.toMatch(
+        /Did you forget|argument is ambiguous|Unknown option/,
+      );
+    }
+  });
+
+  it('refuses memory: with the reason, before opening anything', async () => {
+    for (const argv of [
+      ['status', 'k', '--url', 'memory:'],
+      ['release', 'k', '--force', '--url', 'memory:'],
+      ['run', 'k', '--url', 'memory:', '--', 'true'],
+    ]) {
+      const result = await dlock(...argv);
+      expect(result.code, argv.join(' ')).toBe(EXIT.USAGE);
+      expect(result.err, argv.join(' ')).toContain(
+        'memory: keeps locks inside one process, and every dlock command is a process of its own',
+      );
+    }
+  });
+
   it('explains a URL that is not one, before opening anything', async () => {
     const result = await dlock('status', 'k', '--url', 'locks.db');
     expect(result.code).toBe(EXIT.USAGE);
@@ -84,9 +130,12 @@ describe('main()', () => {
       expect(json).toMatchObject({ released: true, previous: { held: true } });
       const after = await dlock('status', 'held-here', '--url', url);
       expect(after).toMatchObject({ code: EXIT.NEGATIVE, out: 'held-here: free\n' });
-      expect((await dlock('release', 'held-here', '--force', '--url', url)).out).toBe(
-        'held-here: was not held\n',
-      );
+      const again = await dlock('release', 'held-here', '--force', '--url', url);
+      expect(again).toMatchObject({
+        code: EXIT.NEGATIVE,
+        out: 'held-here: was free, nothing to release\n',
+        err: '', // no warning about a holder that does not exist
+      });
     } finally {
       await client.close();
     }
@@ -99,6 +148,15 @@ describe('main()', () => {
     expect(JSON.parse(json.out)).toMatchObject({ ok: false, error: 'backend' });
     const plain = await dlock('status', 'k', '--url', broken);
     expect(plain.err).toMatch(/^dlock: cannot use the lock backend at sqlite:/);
+  });
+
+  it("makes snowflakes on @dlock/idgen's default epoch when none is given", async () => {
+    const before = Date.now();
+    const { ids } = JSON.parse((await dlock('id', 'snowflake', '--json')).out) as { ids: string[] };
+    const decoded = createSnowflake({ datacenterId: 0, workerId: 0 }).decode(ids[0]!);
+    expect(decoded.timestamp).toBeGreaterThanOrEqual(before);
+    expect(decoded.timestamp).toBeLessThanOrEqual(Date.now());
+    expect(Number(BigInt(ids[0]!) >> 22n) + TWITTER_EPOCH).toBe(decoded.timestamp);
   });
 
   it('makes snowflakes with a custom epoch and uuids as lines', async () => {

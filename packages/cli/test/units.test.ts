@@ -140,6 +140,27 @@ describe('demo state and views', () => {
     expect(state.workers[1]!.finished).toBe(true);
   });
 
+  it('follows the frozen worker: who wrote after it, and whether its late write landed', () => {
+    const state = new DemoState(3, 5);
+    state.apply({ t: 'enter', w: 1, token: '10' });
+    state.apply({ t: 'freeze', w: 1, token: '10' });
+    state.apply({ t: 'enter', w: 2, token: '9' }); // impossible, but not newer: ignored
+    state.apply({ t: 'leave', w: 2, token: '9', accepted: true });
+    expect(state.frozen).toMatchObject({ w: 1, supersededBy: undefined });
+    state.apply({ t: 'leave', w: 0, token: '12', accepted: false }); // refused: not a write
+    state.apply({ t: 'leave', w: 0, token: '13', accepted: true });
+    state.apply({ t: 'leave', w: 2, token: '14', accepted: true }); // the first newer write counts
+    state.apply({ t: 'leave', w: 1, token: '10', accepted: false });
+    state.apply({ t: 'leave', w: 1, token: '15', accepted: true }); // its own later section
+    expect(state.frozen).toEqual({
+      w: 1,
+      token: '10',
+      supersededBy: '13',
+      lateWriteAccepted: false,
+    });
+    expect(state).toMatchObject({ accepted: 4, rejected: 2 });
+  });
+
   it('prints a plain line per tenth of progress (not per section), and redraws the live table in place', () => {
     const plainIo = captureIo();
     const plain = new PlainView(plainIo);

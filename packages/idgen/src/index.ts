@@ -22,6 +22,7 @@ export {
   type LeasedWorkerId,
   type Snowflake,
   type SnowflakeOptions,
+  TWITTER_EPOCH,
 } from './snowflake.js';
 export { SAFE_INTEGER_LAYOUT, type SnowflakeLayout, TWITTER_LAYOUT } from './snowflake-layout.js';
 export { isUuid, parseUuid, stringifyUuid, uuidVersion, uuidv7ToDate } from './uuid-parse.js';

@@ -35,9 +35,18 @@ export type ClockBackwardsPolicy =
    */
   | 'borrow';
 
+/** Twitter's snowflake epoch, 2010-11-04T01:42:54.657Z in ms: the default `epoch`. */
+export const TWITTER_EPOCH = 1_288_834_974_657;
+
 export interface SnowflakeOptions {
-  /** Start of the id clock: milliseconds since the Unix epoch, or a Date. Not in the future. */
-  epoch: number | Date;
+  /**
+   * Start of the id clock: milliseconds since the Unix epoch, or a Date. Not in the future. Ids
+   * from generators with different epochs do not compare or decode alike: pick one per system
+   * and never change it. The default is Twitter's, as `dlock id snowflake` uses, so ids match the
+   * common layout (with 41 timestamp bits they last until 2080).
+   * @default TWITTER_EPOCH (2010-11-04T01:42:54.657Z)
+   */
+  epoch?: number | Date;
   /** Datacenter id, 0 … 2^datacenterBits - 1. */
   datacenterId: number;
   /** Worker id, 0 … 2^workerBits - 1, or a lease from `leaseWorkerId`. */
@@ -93,7 +102,7 @@ export function createSnowflake(options: SnowflakeOptions): Snowflake {
   const layout = resolveLayout(options.layout ?? TWITTER_LAYOUT);
   const clock = options.clock ?? Date.now;
   if (typeof clock !== 'function') throw new IdGenArgumentError('clock must be a function');
-  const epoch = resolveEpoch(options.epoch, clock(), layout);
+  const epoch = resolveEpoch(options.epoch ?? TWITTER_EPOCH, clock(), layout);
   const datacenterId = checkInteger(
     'datacenterId',
     options.datacenterId,

@@ -6,6 +6,7 @@ import {
   IdGenError,
   IdOverflowError,
   SAFE_INTEGER_LAYOUT,
+  TWITTER_EPOCH,
   TWITTER_LAYOUT,
   WorkerIdLostError,
 } from '../src/index.js';
@@ -42,6 +43,15 @@ describe('createSnowflake', () => {
     }
     expect(increasing).toBe(true);
     expect(seen.size).toBe(1_000_000);
+  });
+
+  it("counts from Twitter's epoch (as `dlock id snowflake` does) when none is given", () => {
+    expect(TWITTER_EPOCH).toBe(Date.parse('2010-11-04T01:42:54.657Z'));
+    const now = Date.UTC(2026, 0, 1);
+    const sf = createSnowflake({ datacenterId: 0, workerId: 0, clock: () => now });
+    const id = sf.nextId();
+    expect(id >> 22n).toBe(BigInt(now - TWITTER_EPOCH));
+    expect(sf.decode(id).timestamp).toBe(now);
   });
 
   it('agrees bit for bit with a hand-written decoder of the Twitter layout', () => {

@@ -236,6 +236,15 @@ export interface LockBackend {
   list?(request: ListRequest): Promise<ListPage>;
 
   /**
+   * Optional: delete what a free `key` left on the server (its fencing counter, waiter flag or
+   * state row), so nothing of it remains. Deletes nothing and resolves `false` while the key is
+   * held; resolves `true` once nothing of a free key is left. Only for backends that floor fresh
+   * tokens at the server's time: the next grant's token then still exceeds every earlier one
+   * (the counter only breaks ties within a microsecond and across a clock step back).
+   */
+  purge?(key: string): Promise<boolean>;
+
+  /**
    * Free what the backend created: subscriber connections, watches, timers, connections it opened
    * itself. Connections and clients the user passed in are left open. Idempotent.
    */

@@ -124,6 +124,15 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     return listLocks(this.backend, plan, () => this.#assertOpen());
   }
 
+  async purge(key: string): Promise<boolean> {
+    validateKey(key);
+    if (!this.backend.purge) {
+      throw new LockArgumentError(`The ${this.backend.name} backend does not support purge()`);
+    }
+    this.#assertOpen();
+    return this.backend.purge(key);
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;

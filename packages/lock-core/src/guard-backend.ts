@@ -62,6 +62,7 @@ export function guardBackend(backend: LockBackend): LockBackend {
     ...(capabilities.list && backend.list
       ? { list: guard('list', (r) => backend.list!(r).then(publicHolders)) }
       : {}),
+    ...(backend.purge ? { purge: guard('purge', (k) => backend.purge!(k)) } : {}),
     ...(capabilities.watch && backend.watch
       ? { watch: guard('watch', (k, cb) => backend.watch!(k, cb)) }
       : {}),

@@ -206,6 +206,15 @@ export interface LockClient extends AsyncDisposable {
    * before any I/O; a backend failure rejects the iteration with `LockBackendError`.
    */
   list(prefix?: string, options?: ListOptions): AsyncIterableIterator<ListedLock>;
+
+  /**
+   * Delete what a free `key` left on the server (its fencing counter, waiter flag or state row),
+   * for keys you will not use again (a demo's, a finished job's). Resolves `false`, deleting
+   * nothing, while the key is held. Tokens of later grants still exceed every earlier one (they
+   * are floored at the server's time). Throws `LockArgumentError` when the backend cannot do it
+   * (etcd leaves nothing behind to purge).
+   */
+  purge(key: string): Promise<boolean>;
   /**
    * Stop the watchdog, end pending waits with `LockClosedError`, release held locks (best
    * effort; their signals abort with reason `client-closed`) and close the backend. Idempotent.

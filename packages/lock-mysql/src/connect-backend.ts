@@ -22,6 +22,23 @@ export async function connectBackend(
   url: URL,
   options: Readonly<Record<string, unknown>> = {},
 ): Promise<LockBackend> {
+  const { pool, settings } = await poolFromUrl(url, options);
+  try {
+    return createBackend({ ...settings, pool }, pool);
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * A mysql2 pool from a `mysql://` URL, with TLS as `connectBackend` takes it, and the backend's
+ * own settings taken out of the URL (and `options`). The pool is the caller's to end.
+ */
+export async function poolFromUrl(
+  url: URL,
+  options: Readonly<Record<string, unknown>> = {},
+): Promise<{ pool: OwnedMysqlPool; settings: Omit<MysqlBackendOptions, 'pool'> }> {
   if (url.protocol !== 'mysql:') {
     throw new LockArgumentError(`connectBackend expects a mysql:// URL, got ${url.protocol}`);
   }
@@ -63,10 +80,5 @@ export async function connectBackend(
         >,
       })
     : createPool(uri.href)) as unknown as OwnedMysqlPool;
-  try {
-    return createBackend({ ...settings, pool }, pool);
-  } catch (error) {
-    await pool.end().catch(() => {});
-    throw error;
-  }
+  return { pool, settings };
 }

@@ -29,7 +29,7 @@ export function createBackend(
   owned: OwnedMysqlPool | undefined,
 ): LockBackend {
   const o = resolveOptions(options);
-  const sql = new SqlRunner(o.pool, o.acquireTimeoutMs, o.queryTimeoutMs);
+  const sql = new SqlRunner(o.pool, o.acquireTimeoutMs, o.queryTimeoutMs, o.tableName);
   switch (o.mode) {
     case 'row':
       return withList(rowBackend(sql, o.table, owned), mysqlLister(sql, o.table, undefined));

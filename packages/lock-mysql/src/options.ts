@@ -52,6 +52,8 @@ export interface ResolvedOptions {
   readonly mode: MysqlLockMode;
   /** The quoted table identifier, safe to splice. */
   readonly table: string;
+  /** The table's name as given, for messages. */
+  readonly tableName: string;
   readonly acquireTimeoutMs: number;
   readonly queryTimeoutMs: number;
   readonly lockNamePrefix: string;
@@ -103,6 +105,7 @@ export function resolveOptions(options: MysqlBackendOptions): ResolvedOptions {
     pool,
     mode,
     table: quoteTable(table),
+    tableName: table,
     acquireTimeoutMs: positive('acquireTimeoutMs', options.acquireTimeoutMs, 10_000),
     queryTimeoutMs: positive('queryTimeoutMs', options.queryTimeoutMs, 10_000),
     lockNamePrefix: prefix,

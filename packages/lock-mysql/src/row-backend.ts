@@ -11,7 +11,7 @@ import type { OwnedMysqlPool } from './pool-types.js';
 import { micros } from './server-time.js';
 import { acquireRowSql, acquireRowValues, decodeAcquireRow } from './sql-acquire-row.js';
 import { extendSql } from './sql-extend.js';
-import { forceReleaseRowSql } from './sql-force-release.js';
+import { forceReleaseRowSql, purgeRowSql } from './sql-force-release.js';
 import { decodeInspect, type InspectRow, inspectSql } from './sql-inspect.js';
 import { decodeRelease, releaseSql } from './sql-release.js';
 import { BACKEND_NAME, insertIdOf, type SqlRunner } from './sql-runner.js';
@@ -32,6 +32,7 @@ export function rowBackend(
     release: releaseSql(table),
     inspect: inspectSql(table),
     forceRelease: forceReleaseRowSql(table),
+    purge: purgeRowSql(table),
   };
   let closed: Promise<void> | undefined;
 
@@ -69,6 +70,12 @@ export function rowBackend(
     async forceRelease(key: string): Promise<boolean> {
       const result = await sql.write('forceRelease', statements.forceRelease, [keyBytes(key)], key);
       return insertIdOf(result) > 0n;
+    },
+
+    async purge(key: string): Promise<boolean> {
+      const result = await sql.write('purge', statements.purge, [keyBytes(key)], key);
+      // Nothing deleted: no row, or a held one.
+      return result.affectedRows > 0 || (await this.inspect(key)) === null;
     },
 
     close(): Promise<void> {

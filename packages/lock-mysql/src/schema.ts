@@ -1,3 +1,5 @@
+import { LockArgumentError } from '@dlock/lock-core';
+import { poolFromUrl } from './connect-backend.js';
 import type { MysqlPool } from './pool-types.js';
 import { SqlRunner } from './sql-runner.js';
 import { quoteTable } from './table-name.js';
@@ -36,11 +38,36 @@ export interface EnsureSchemaOptions {
   table?: string;
 }
 
-/** Creates the lock table if it does not exist. Idempotent; never alters an existing table. */
+/**
+ * Creates the lock table if it does not exist. Idempotent; never alters an existing table.
+ *
+ * Takes your pool, or a `mysql://` URL as `connect()` takes it (its `?table=` names the table,
+ * TLS parameters and `options` as there), for which it opens a pool of its own and ends it.
+ * Needs the CREATE privilege, which the lock user otherwise does not (see the README's Security
+ * section): run it once, at deploy time, as a user that has it.
+ */
 export async function ensureSchema(
-  pool: MysqlPool,
+  pool: MysqlPool | URL | string,
   options: EnsureSchemaOptions = {},
 ): Promise<void> {
-  const sql = schemaSql(options.table);
-  await new SqlRunner(pool, 10_000, 30_000).run('ensureSchema', sql, []);
+  if (typeof pool === 'string' || pool instanceof URL) {
+    let url: URL;
+    try {
+      url = new URL(pool);
+    } catch {
+      throw new LockArgumentError(
+        `ensureSchema needs a pool or a mysql:// URL, got ${JSON.stringify(String(pool))}`,
+      );
+    }
+    const { pool: own, settings } = await poolFromUrl(url);
+    try {
+      await ensureSchema(own, { table: options.table ?? settings.table ?? 'dlock_locks' });
+    } finally {
+      await own.end().catch(() => {});
+    }
+    return;
+  }
+  const table = options.table ?? 'dlock_locks';
+  const sql = schemaSql(table);
+  await new SqlRunner(pool, 10_000, 30_000, table).run('ensureSchema', sql, []);
 }

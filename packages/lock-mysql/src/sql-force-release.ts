@@ -12,6 +12,15 @@ WHERE \`name\` = ? AND \`owner\` IS NOT NULL AND ${LIVE}`;
 }
 
 /**
+ * `purge` for `row` mode: deletes a free key's row, fencing counter and all; a held key's row
+ * stays. The next grant's token is then the server's time in µs, above every earlier token (see
+ * the README's fencing section). Bind: name.
+ */
+export function purgeRowSql(table: string): string {
+  return `DELETE FROM ${table} WHERE \`name\` = ? AND NOT (\`owner\` IS NOT NULL AND ${LIVE})`;
+}
+
+/**
  * Connection-bound modes: clears the state row of the hold granted to connection `holder` (the
  * caller then ends that connection, which frees the server lock). Bind: name, holder.
  */

@@ -1,5 +1,6 @@
 import { LockBackendError } from '@dlock/lock-core';
 import { isConnectionGone } from './driver-errors.js';
+import { createTableHint, isMissingTable } from './missing-table.js';
 import type { MysqlPool, MysqlPoolConnection, WriteResult } from './pool-types.js';
 
 export const BACKEND_NAME = 'mysql';
@@ -14,7 +15,19 @@ export class SqlRunner {
     readonly pool: MysqlPool,
     readonly acquireTimeoutMs: number,
     readonly queryTimeoutMs: number,
+    /** The lock table's name as configured (unquoted), for messages. */
+    readonly table = 'dlock_locks',
   ) {}
+
+  /**
+   * The `LockBackendError` for a failed statement; when the lock table is missing, its message
+   * also says how to create it.
+   */
+  error(operation: string, cause: unknown, key?: string): LockBackendError {
+    const error = new LockBackendError(BACKEND_NAME, operation, cause, key);
+    if (isMissingTable(cause)) error.message += `. ${createTableHint(this.table)}`;
+    return error;
+  }
 
   /** A connection of our own for a while (the caller releases or destroys it). */
   async checkout(operation: string, key?: string): Promise<MysqlPoolConnection> {
@@ -79,7 +92,7 @@ export class SqlRunner {
         if (isConnectionGone(error)) connection.destroy();
         else connection.release();
       }
-      throw new LockBackendError(BACKEND_NAME, operation, error, key);
+      throw this.error(operation, error, key);
     }
   }
 

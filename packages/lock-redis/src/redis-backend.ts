@@ -19,6 +19,7 @@ import { EXTEND_COMMAND } from './scripts/extend.js';
 import { FORCE_RELEASE_COMMAND } from './scripts/force-release.js';
 import { defineScripts } from './scripts/index.js';
 import { decodeInspectReply, INSPECT_COMMAND } from './scripts/inspect.js';
+import { PURGE_COMMAND } from './scripts/purge.js';
 import { decodeReleaseReply, RELEASE_COMMAND } from './scripts/release.js';
 
 const CAPABILITIES: BackendCapabilities = Object.freeze({
@@ -181,6 +182,13 @@ export function createRedisBackend(
     },
 
     list: (request) => listHolds({ client, prefix, runner, scripts }, request),
+    async purge(key: string): Promise<boolean> {
+      const k = lockKeys(prefix, key);
+      const reply = await runner.run('purge', key, () =>
+        scripts[PURGE_COMMAND](k.lock, k.fence, k.wait),
+      );
+      return Number(reply) === 1;
+    },
 
     watch(key: string, onRelease: () => void): Promise<WatchHandle> {
       return subscriber.watch(lockKeys(prefix, key).channel, onRelease);

@@ -161,6 +161,16 @@ function buildBackend(
     return row.expires_at > clock();
   });
 
+  // Nothing of a released key is left (its row goes, the counter is the file's): only an expired
+  // holder's row, which is deleted here.
+  const purgeTx = db.transaction((key: string): boolean => {
+    const row = read(key);
+    if (!row) return true;
+    if (row.expires_at > clock()) return false;
+    remove.run(key);
+    return true;
+  });
+
   let closed = false;
   // Runs one synchronous step as a settled promise: the SPI's methods never throw synchronously.
   const run = <T>(operation: string, key: string | undefined, step: () => T): Promise<T> => {
@@ -205,6 +215,7 @@ function buildBackend(
       }),
     forceRelease: (key) => run('forceRelease', key, () => forceTx.immediate(key)),
     list: (request) => run('list', undefined, () => list(request)),
+    purge: (key) => run('purge', key, () => purgeTx.immediate(key)),
     async close() {
       if (closed) return;
       closed = true;

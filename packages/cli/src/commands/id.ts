@@ -1,8 +1,8 @@
-import { parseArgs } from 'node:util';
-import { createSnowflake, IdGenArgumentError, uuidv4, uuidv7 } from '@dlock/idgen';
+import { createSnowflake, IdGenArgumentError, TWITTER_EPOCH, uuidv4, uuidv7 } from '@dlock/idgen';
 import { UsageError } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 import { type Io, out, toJson } from '../io.js';
+import { parseOptions } from '../parse-options.js';
 
 export const idHelp = `Usage: dlock id snowflake|uuid7|uuid4 [-n N] [--worker W --datacenter D] [--epoch DATE] [--json]
 
@@ -18,15 +18,14 @@ Options:
   --worker W          snowflake worker id, 0-31 (default: 0)
   --datacenter D      snowflake datacenter id, 0-31 (default: 0)
   --epoch DATE        snowflake epoch, ISO date or ms since 1970 (default: 2010-11-04T01:42:54.657Z,
-                      Twitter's, so ids match the common layout)
+                      Twitter's, the same as @dlock/idgen's createSnowflake default)
   --json              print {"kind","ids":[...]} (snowflakes as decimal strings)
   -h, --help          show this help`;
 
-const TWITTER_EPOCH = 1_288_834_974_657;
 const MAX_COUNT = 1_000_000;
 
 export async function idCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseOptions('id', {
     args: [...argv],
     allowPositionals: true,
     options: {
@@ -51,6 +50,7 @@ export async function idCommand(argv: readonly string[], io: Io): Promise<number
   if (kind === 'snowflake') {
     try {
       const snowflake = createSnowflake({
+        // The library's default when not given, so both make the same ids.
         epoch: values.epoch === undefined ? TWITTER_EPOCH : parseEpoch(values.epoch),
         workerId: integer('--worker', values.worker, 0, 31),
         datacenterId: integer('--datacenter', values.datacenter, 0, 31),

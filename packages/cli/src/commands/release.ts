@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { UsageError } from '../cli-error.js';
-import { describeHolder, holderJson } from '../describe-holder.js';
+import { describeHolder, holderJson, printable } from '../describe-holder.js';
 import { EXIT } from '../exit-codes.js';
 import { type Io, out, say, toJson } from '../io.js';
 import {
@@ -9,6 +8,7 @@ import {
   connectionUrl,
   credentialsHelp,
 } from '../open-client.js';
+import { parseOptions } from '../parse-options.js';
 import { withClient } from './with-client.js';
 
 export const releaseHelp = `Usage: dlock release KEY --force [--url URL] [--json]
@@ -27,12 +27,12 @@ ${connectionHelp}
 
 ${credentialsHelp}
 
-Exit codes: the answers are 0 a lock was deleted and 1 there was no lock; failures: 64 bad
+Exit codes: the answers are 0 a lock was deleted and 1 the key was free (nothing deleted); failures: 64 bad
 usage (or the backend cannot force-release), 66 a credentials or certificate file cannot be
 read, 69 backend failed, 70 internal error.`;
 
 export async function releaseCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseOptions('release', {
     args: [...argv],
     allowPositionals: true,
     options: {
@@ -55,13 +55,19 @@ export async function releaseCommand(argv: readonly string[], io: Io): Promise<n
   const key = positionals[0]!;
   return withClient(io, connectionUrl(values, io.env), values.json, async (client) => {
     const previous = await client.inspect(key);
-    say(
-      io,
-      `warning: force-releasing "${key}" (${describeHolder(previous)}); the holder keeps running until its next renewal fails`,
-    );
+    if (previous) {
+      say(
+        io,
+        `warning: force-releasing "${printable(key)}" (${describeHolder(previous)}); the holder keeps running until its next renewal fails`,
+      );
+    }
+    // Even when it looked free: a holder may have taken it since.
     const released = await client.forceRelease(key);
     if (values.json) out(io, toJson({ key, released, previous: holderJson(key, previous) }));
-    else out(io, released ? `${key}: released` : `${key}: was not held`);
+    else if (released) out(io, `${printable(key)}: released`);
+    else if (previous) {
+      out(io, `${printable(key)}: was free by then (its holder released it, or its lease ran out)`);
+    } else out(io, `${printable(key)}: was free, nothing to release`);
     return released ? EXIT.OK : EXIT.NEGATIVE;
   });
 }

@@ -1,7 +1,6 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { constants, hostname } from 'node:os';
 import { basename } from 'node:path';
-import { parseArgs } from 'node:util';
 import { type Lock, type LockClient, type LockLostError, LockTimeoutError } from '@dlock/lock-core';
 import { UsageError } from '../cli-error.js';
 import { describeHolder, holderJson } from '../describe-holder.js';
@@ -17,6 +16,7 @@ import {
   credentialsHelp,
   openClient,
 } from '../open-client.js';
+import { parseOptions } from '../parse-options.js';
 import {
   type CommandExit,
   type CommandProcess,
@@ -125,7 +125,7 @@ function parseRunArgs(argv: readonly string[], io: Io): RunArgs | 'help' {
   const separator = argv.indexOf('--');
   const own = separator === -1 ? argv : argv.slice(0, separator);
   const command = separator === -1 ? [] : argv.slice(separator + 1);
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseOptions('run', {
     args: [...own],
     allowPositionals: true,
     options: {

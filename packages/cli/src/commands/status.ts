@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { UsageError } from '../cli-error.js';
 import { describeHolder, holderJson, printable } from '../describe-holder.js';
 import { EXIT } from '../exit-codes.js';
@@ -9,6 +8,7 @@ import {
   connectionUrl,
   credentialsHelp,
 } from '../open-client.js';
+import { parseOptions } from '../parse-options.js';
 import { withClient } from './with-client.js';
 
 export const statusHelp = `Usage: dlock status KEY [--url URL] [--json]
@@ -28,7 +28,7 @@ never reads one as "free": 64 bad usage (bad URL included), 66 a credentials or 
 file cannot be read, 69 the backend failed or refused (credentials, TLS), 70 internal error.`;
 
 export async function statusCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseOptions('status', {
     args: [...argv],
     allowPositionals: true,
     options: {

@@ -6,6 +6,17 @@ export interface WorkerProgress {
   finished: boolean;
 }
 
+/** The worker the demo froze past its lease, and what became of its late write. */
+export interface FrozenWorker {
+  readonly w: number;
+  /** The token of the hold it was frozen in. */
+  readonly token: string;
+  /** The first token another worker wrote with while it was frozen (then it is woken). */
+  supersededBy: string | undefined;
+  /** Whether its write after waking landed; undefined until it reports it. */
+  lateWriteAccepted: boolean | undefined;
+}
+
 /** What `dlock demo` knows so far, folded from the workers' messages. */
 export class DemoState {
   readonly workers: WorkerProgress[];
@@ -16,6 +27,7 @@ export class DemoState {
   lastToken = '-';
   accepted = 0;
   rejected = 0;
+  frozen: FrozenWorker | undefined;
 
   constructor(
     workerCount: number,
@@ -52,12 +64,36 @@ export class DemoState {
         this.lastHolder = message.w;
         this.lastToken = message.token;
         break;
-      case 'leave':
+      case 'freeze':
+        // One freeze per demo: a second worker that read the same value is not frozen.
+        if (this.frozen) break;
+        this.frozen = {
+          w: message.w,
+          token: message.token,
+          supersededBy: undefined,
+          lateWriteAccepted: undefined,
+        };
+        break;
+      case 'leave': {
         worker.done++;
         if (message.accepted) this.accepted++;
         else this.rejected++;
         if (this.holder === message.w) this.holder = undefined;
+        const frozen = this.frozen;
+        if (frozen?.w === message.w && frozen.token === message.token) {
+          frozen.lateWriteAccepted = message.accepted;
+        } else if (
+          frozen &&
+          frozen.w !== message.w &&
+          frozen.lateWriteAccepted === undefined &&
+          frozen.supersededBy === undefined &&
+          message.accepted &&
+          BigInt(message.token) > BigInt(frozen.token)
+        ) {
+          frozen.supersededBy = message.token;
+        }
         break;
+      }
       case 'done':
         worker.finished = true;
         break;

@@ -115,6 +115,13 @@ export function memoryBackend(options: MemoryBackendOptions = {}): LockBackend {
       return listMemory(store, request);
     },
 
+    async purge(key: string): Promise<boolean> {
+      open();
+      if (store.get(key)) return false;
+      store.loseFencingState(key);
+      return true;
+    },
+
     async watch(key: string, onRelease: () => void): Promise<WatchHandle> {
       open();
       // Deliver asynchronously, as a network backend would, so no waiter runs inside release().

@@ -18,6 +18,7 @@ import { expirySuite } from './suite-expiry.js';
 import { fencingFaultsSuite } from './suite-fencing-faults.js';
 import { inputsSuite } from './suite-inputs.js';
 import { listSuite } from './suite-list.js';
+import { purgeSuite } from './suite-purge.js';
 import { reentrancySuite } from './suite-reentrancy.js';
 import { shutdownSuite } from './suite-shutdown.js';
 import { waitingSuite } from './suite-waiting.js';
@@ -57,6 +58,7 @@ export function runConformance(options: ConformanceOptions): void {
     describe('inputs', () => inputsSuite(kit));
     describe('shutdown', () => shutdownSuite(kit));
     describe('listing', () => listSuite(kit));
+    describe('purge', () => purgeSuite(kit));
     if (kit.faults.loseFencingState) {
       describe('fencing across a lost counter', () => fencingFaultsSuite(kit));
     }

@@ -2,7 +2,6 @@ import {
   type AcquireRequest,
   type AcquireResult,
   type LockBackend,
-  LockBackendError,
   LockClosedError,
   type LockState,
   monotonicNow,
@@ -83,7 +82,7 @@ export function heldBackend(
       took = await primitive.take(connection, request.key, 0);
     } catch (error) {
       connection.destroy();
-      throw new LockBackendError(BACKEND_NAME, 'acquire', error, request.key);
+      throw sql.error('acquire', error, request.key);
     }
     if (!took) {
       connection.release();

@@ -1,11 +1,6 @@
-import {
-  type AcquireResult,
-  LockBackendError,
-  monotonicNow,
-  type NativeWaitRequest,
-} from '@dlock/lock-core';
+import { type AcquireResult, monotonicNow, type NativeWaitRequest } from '@dlock/lock-core';
 import type { MysqlPoolConnection } from '../pool-types.js';
-import { BACKEND_NAME, type SqlRunner } from '../sql-runner.js';
+import type { SqlRunner } from '../sql-runner.js';
 import type { Background } from './background.js';
 import { kill } from './kill.js';
 import type { Primitive } from './primitive.js';
@@ -65,7 +60,7 @@ export async function waitOnServer(
   } catch (error) {
     connection.destroy();
     if (stop.aborted) throw stop.reason;
-    throw new LockBackendError(BACKEND_NAME, 'wait', error, key);
+    throw sql.error('wait', error, key);
   } finally {
     stop.removeEventListener('abort', onStop);
   }

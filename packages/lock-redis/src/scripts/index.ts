@@ -3,6 +3,7 @@ import { ACQUIRE_COMMAND, ACQUIRE_LUA } from './acquire.js';
 import { EXTEND_COMMAND, EXTEND_LUA } from './extend.js';
 import { FORCE_RELEASE_COMMAND, FORCE_RELEASE_LUA } from './force-release.js';
 import { INSPECT_COMMAND, INSPECT_LUA } from './inspect.js';
+import { PURGE_COMMAND, PURGE_LUA } from './purge.js';
 import { RELEASE_COMMAND, RELEASE_LUA } from './release.js';
 
 /**
@@ -20,6 +21,7 @@ export const COMMANDS = {
   extend: EXTEND_COMMAND,
   inspect: INSPECT_COMMAND,
   forceRelease: FORCE_RELEASE_COMMAND,
+  purge: PURGE_COMMAND,
 } as const;
 
 type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;
@@ -37,6 +39,7 @@ export function defineScripts(client: RedisClientLike): ScriptCommands {
     client.defineCommand(COMMANDS.extend, { numberOfKeys: 3, lua: EXTEND_LUA });
     client.defineCommand(COMMANDS.inspect, { numberOfKeys: 2, lua: INSPECT_LUA });
     client.defineCommand(COMMANDS.forceRelease, { numberOfKeys: 3, lua: FORCE_RELEASE_LUA });
+    client.defineCommand(COMMANDS.purge, { numberOfKeys: 3, lua: PURGE_LUA });
     defined.add(client);
   }
   return client as unknown as ScriptCommands;
