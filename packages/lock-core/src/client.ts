@@ -3,7 +3,7 @@ import type { Granted, LockBackend } from './backend.js';
 import { monotonicNow, toEpoch } from './clock.js';
 import { findReentryOwner, runInFrame } from './context.js';
 import { channels } from './diagnostics.js';
-import { LockArgumentError, LockClosedError } from './errors.js';
+import { LockClosedError, LockUnsupportedError } from './errors.js';
 import { guardBackend } from './guard-backend.js';
 import { Lease, type LeaseHost } from './lease.js';
 import { LeaseTable } from './lease-table.js';
@@ -105,7 +105,8 @@ class Client implements LockClient, LeaseHost, AcquireHost {
   async forceRelease(key: string): Promise<boolean> {
     validateKey(key);
     if (!this.backend.forceRelease) {
-      throw new LockArgumentError(
+      throw new LockUnsupportedError(
+        'forceRelease',
         `The ${this.backend.name} backend does not support forceRelease()`,
       );
     }

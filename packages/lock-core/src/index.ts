@@ -1,18 +1,6 @@
-export type {
-  AcquireRequest,
-  AcquireResult,
-  BackendAdapterModule,
-  BackendCapabilities,
-  ExtendResult,
-  Granted,
-  LockBackend,
-  LockState,
-  NativeWaitRequest,
-  OwnerRef,
-  Refused,
-  ReleaseResult,
-  WatchHandle,
-} from './backend.js';
+// The backend contract and the adapter helpers are in `@dlock/lock-core/spi`; applications need
+// only the backend's type, to pass one around.
+export type { LockBackend } from './backend.js';
 export { createLockClient } from './client.js';
 export { type ConnectOptions, connect } from './connect.js';
 export { channels, type DlockChannelName } from './diagnostics.js';
@@ -28,17 +16,13 @@ export {
   LockQueueFullError,
   type LockQueueScope,
   LockTimeoutError,
+  LockUnsupportedError,
 } from './errors.js';
 export { type MemoryBackendOptions, memoryBackend } from './memory/memory-backend.js';
 export { type MemoryClock, MemoryStore } from './memory/memory-store.js';
 export { maskCredentials, redactDriverError } from './redact.js';
-export {
-  type PemInput,
-  TLS_URL_PARAMS,
-  type TlsSettings,
-  tlsSettings,
-  withoutTlsParams,
-} from './tls-settings.js';
+// The types of `connect(url, { backend: { tls } })`; the helpers reading them are in /spi.
+export type { PemInput, TlsSettings } from './tls-settings.js';
 export type {
   AcquireOptions,
   HoldOptions,
@@ -52,5 +36,4 @@ export type {
   UsingOptions,
   WaitStrategy,
 } from './types.js';
-export { type UrlSettingNames, urlSettings } from './url-settings.js';
 export { MAX_KEY_BYTES, MAX_TTL_MS } from './validate.js';

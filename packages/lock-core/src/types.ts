@@ -193,7 +193,7 @@ export interface LockClient extends AsyncDisposable {
   /**
    * Operator escape hatch: delete the lock on `key` whoever holds it (the holder learns at its
    * next renewal; fencing tokens keep increasing). Resolves whether a lock was there. Throws
-   * `LockArgumentError` when the backend cannot do it. Never use it to "fix" contention.
+   * `LockUnsupportedError` when the backend cannot do it. Never use it to "fix" contention.
    */
   forceRelease(key: string): Promise<boolean>;
   /**

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { LockArgumentError, LockClosedError, LockTimeoutError } from '../errors.js';
+import { LockClosedError, LockTimeoutError, LockUnsupportedError } from '../errors.js';
 import type { WaitStrategy } from '../types.js';
 import { type Kit, sleep } from './kit.js';
 
@@ -34,7 +34,7 @@ export function waitingSuite(kit: Kit): void {
         await lock.release();
       } else {
         await assert.rejects(client.acquire(key, { strategy }), (e: unknown) =>
-          LockArgumentError.isInstance(e),
+          LockUnsupportedError.isInstance(e),
         );
       }
     });
