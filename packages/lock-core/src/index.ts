@@ -1,6 +1,24 @@
 // The backend contract and the adapter helpers are in `@dlock/lock-core/spi`; applications need
 // only the backend's type, to pass one around.
-export type { LockBackend } from './backend.js';
+/**
+ * @deprecated SPI types: import them from `@dlock/lock-core/spi`. Kept here, types only, until
+ * every adapter file has moved; removed before 1.0.
+ */
+export type {
+  AcquireRequest,
+  AcquireResult,
+  BackendAdapterModule,
+  BackendCapabilities,
+  ExtendResult,
+  Granted,
+  LockBackend,
+  LockState,
+  NativeWaitRequest,
+  OwnerRef,
+  Refused,
+  ReleaseResult,
+  WatchHandle,
+} from './backend.js';
 export { createLockClient } from './client.js';
 export { type ConnectOptions, connect } from './connect.js';
 export { channels, type DlockChannelName } from './diagnostics.js';

@@ -1,4 +1,4 @@
-import type { AcquireResult, ReleaseResult } from '@dlock/lock-core';
+import type { AcquireResult, ReleaseResult } from '@dlock/lock-core/spi';
 
 const RELEASE_RESULTS: Record<number, ReleaseResult> = {
   0: 'not-held',

@@ -3,7 +3,7 @@ import { LockClosedError, LockTimeoutError, LockUnsupportedError } from '../erro
 import type { WaitStrategy } from '../types.js';
 import { type Kit, sleep } from './kit.js';
 
-/** Semantics 7: waits end by grant, timeout or abort; a release hands the lock to the next waiter. */
+/** [Semantics 7](../../../../docs/guarantees.md#semantics-every-backend-promises): waits end by grant, timeout or abort; a release hands the lock to the next waiter. */
 export function waitingSuite(kit: Kit): void {
   const { it } = kit.runner;
   const strategies: readonly WaitStrategy[] = ['native', 'watch', 'poll'];
