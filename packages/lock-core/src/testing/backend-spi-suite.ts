@@ -197,7 +197,9 @@ export function runBackendSpiSuite(options: BackendSpiSuiteOptions): void {
       const other = await backend();
       const a = newOwner();
       const suffix = randomUUID().slice(0, 8);
-      const keys = [...SPI_SUITE_KEYS, ...(options.keys ?? [])].map((k) => `${k}${suffix}`);
+      const keys = [...new Set([...SPI_SUITE_KEYS, ...(options.keys ?? [])])].map(
+        (k) => `${k}${suffix}`,
+      );
       for (const k of keys) {
         granted(await b.tryAcquire({ key: k, owner: a, ttlMs: 10_000 }));
       }
