@@ -1,4 +1,5 @@
 import { LockArgumentError } from '@dlock/lock-core';
+import { durationMs, rejectUnknownOptions } from '@dlock/lock-core/spi';
 import { MAX_LOCK_NAME_PREFIX } from './keys.js';
 import type { MysqlPool } from './pool-types.js';
 import { quoteTable } from './table-name.js';
@@ -57,7 +58,7 @@ export interface ResolvedOptions {
   readonly lockNamePrefix: string;
 }
 
-const KNOWN = new Set([
+const KNOWN_OPTIONS: ReadonlySet<keyof MysqlBackendOptions> = new Set([
   'pool',
   'mode',
   'table',
@@ -71,9 +72,7 @@ export function resolveOptions(options: MysqlBackendOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new LockArgumentError('mysqlBackend needs an options object with a pool');
   }
-  for (const name of Object.keys(options)) {
-    if (!KNOWN.has(name)) throw new LockArgumentError(`Unknown option "${name}" for mysqlBackend`);
-  }
+  rejectUnknownOptions('mysqlBackend', options, KNOWN_OPTIONS);
   const { pool, mode = 'row', table = 'dlock_locks' } = options;
   if (typeof pool !== 'object' || pool === null || typeof pool.getConnection !== 'function') {
     throw new LockArgumentError(
@@ -103,16 +102,11 @@ export function resolveOptions(options: MysqlBackendOptions): ResolvedOptions {
     pool,
     mode,
     table: quoteTable(table),
-    acquireTimeoutMs: positive('acquireTimeoutMs', options.acquireTimeoutMs, 10_000),
-    queryTimeoutMs: positive('queryTimeoutMs', options.queryTimeoutMs, 10_000),
+    acquireTimeoutMs: durationMs(
+      'mysqlBackend: acquireTimeoutMs',
+      options.acquireTimeoutMs ?? 10_000,
+    ),
+    queryTimeoutMs: durationMs('mysqlBackend: queryTimeoutMs', options.queryTimeoutMs ?? 10_000),
     lockNamePrefix: prefix,
   };
-}
-
-function positive(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > 2 ** 31 - 1) {
-    throw new LockArgumentError(`${name} must be a positive integer of milliseconds`);
-  }
-  return value;
 }

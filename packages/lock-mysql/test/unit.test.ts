@@ -1,7 +1,8 @@
+import { LockArgumentError } from '@dlock/lock-core';
 import { describe, expect, it } from 'vitest';
 import { WaitQueues } from '../src/held/wait-queue.js';
 import type { WriteResult } from '../src/index.js';
-import { schemaSql } from '../src/index.js';
+import { connectBackend, mysqlBackend, schemaSql } from '../src/index.js';
 import { KeySerial } from '../src/key-serial.js';
 import { getLockName, MAX_LOCK_NAME_PREFIX, mutexRowName } from '../src/keys.js';
 import { decodeAcquireRow } from '../src/sql-acquire-row.js';
@@ -125,5 +126,30 @@ describe('WaitQueues', () => {
     const again = await queues.join('k', never);
     again.leave();
     await expect(queues.join('k', AbortSignal.abort(new Error('early')))).rejects.toThrow('early');
+  });
+});
+
+describe('unknown options', () => {
+  const pool = { getConnection: async () => ({}) } as never;
+
+  it('mysqlBackend refuses an unknown option, naming the known ones', () => {
+    expect(() => mysqlBackend({ pool, tabel: 'x' } as never)).toThrow(
+      /Unknown option "tabel" for mysqlBackend; known options: pool, mode, table, acquireTimeoutMs/,
+    );
+    expect(() => mysqlBackend({ pool, queryTimeoutMs: 0 })).toThrow(LockArgumentError);
+    expect(() => mysqlBackend({ pool, acquireTimeoutMs: 2 ** 31 })).toThrow(LockArgumentError);
+  });
+
+  it('connect refuses unknown query parameters and options before any I/O', async () => {
+    await expect(connectBackend(new URL('mysql://root@127.0.0.1:1/test?tabel=x'))).rejects.toThrow(
+      /unknown URL's query parameter "tabel"; known: mode, table, lockNamePrefix, .*connectionLimit/,
+    );
+    await expect(
+      connectBackend(new URL('mysql://root@127.0.0.1:1/test'), { mod: 'row' }),
+    ).rejects.toThrow(/unknown option "mod"; known: mode, table, lockNamePrefix, .*tls$/);
+    // A pool of one's own is not a connect() option: connect makes its own.
+    await expect(
+      connectBackend(new URL('mysql://root@127.0.0.1:1/test'), { pool }),
+    ).rejects.toThrow(/unknown option "pool"/);
   });
 });

@@ -121,10 +121,12 @@ export function runBackendSpiSuite(options: BackendSpiSuiteOptions): void {
       granted(again);
       assert.equal(again.reentered, true);
       assert.equal(again.fencingToken, first.fencingToken);
-      assert.ok(again.ttlMs > 5_000, 'a re-entry with a shorter TTL never shortens the lease');
+      // The server's expiry decides (a backend may report less than is left: that is only
+      // conservative), so the lease is read back rather than taken from the answer.
+      assert.ok((await other.inspect(k))!.ttlMs > 5_000, 'a shorter re-entry never shortens it');
       const longer = await b.tryAcquire({ key: k, owner: a, ttlMs: 60_000 });
       granted(longer);
-      assert.ok(longer.ttlMs > 50_000, 'a re-entry with a longer TTL lengthens it');
+      assert.ok((await other.inspect(k))!.ttlMs > 50_000, 'a longer re-entry lengthens it');
 
       const state = await other.inspect(k);
       assert.ok(state, 'inspect sees the holder');
@@ -168,11 +170,20 @@ export function runBackendSpiSuite(options: BackendSpiSuiteOptions): void {
       );
       assert.equal(await b.extend({ key: k, owner: a, ttlMs: 10_000 }), false);
       assert.equal(await b.inspect(k), null);
-      const second = await (await backend()).tryAcquire({
-        key: k,
-        owner: newOwner(),
-        ttlMs: 10_000,
-      });
+      // A backend whose server lock outlives the lease by a round trip (MySQL's held modes end
+      // the holder's connection) grants soon after, not necessarily on the first attempt.
+      const next = await backend();
+      const o = newOwner();
+      const attempts: AcquireResult[] = [];
+      await eventually(
+        'the expired lock is granted again',
+        async () => {
+          attempts.push(await next.tryAcquire({ key: k, owner: o, ttlMs: 10_000 }));
+          return attempts.at(-1)!.acquired;
+        },
+        timeoutMs / 2,
+      );
+      const second = attempts.at(-1)!;
       granted(second);
       assert.ok(second.fencingToken > first.fencingToken);
       assert.equal(await b.release({ key: k, owner: a }), 'not-held');
@@ -200,17 +211,18 @@ export function runBackendSpiSuite(options: BackendSpiSuiteOptions): void {
       const keys = [...new Set([...SPI_SUITE_KEYS, ...(options.keys ?? [])])].map(
         (k) => `${k}${suffix}`,
       );
+      // One key at a time: backends that pin a connection per held lock need only one.
       for (const k of keys) {
         granted(await b.tryAcquire({ key: k, owner: a, ttlMs: 10_000 }));
-      }
-      for (const k of keys) {
         const refused = await other.tryAcquire({ key: k, owner: newOwner(), ttlMs: 10_000 });
         assert.equal(refused.acquired, false, JSON.stringify(k));
         const state = await other.inspect(k);
         assert.equal(state?.key, k);
         assert.equal(state?.owner, a);
+        assert.equal(await b.release({ key: k, owner: a }), 'released');
       }
-      for (const k of keys) assert.equal(await b.release({ key: k, owner: a }), 'released');
+      // Similar keys are different locks: all of them free again, none merged with another.
+      for (const k of keys) assert.equal(await other.inspect(k), null, JSON.stringify(k));
       const weird = `x', ARGV[1]) redis.call('DEL', KEYS[1]) --'; DELETE FROM t; 🔒${suffix}`;
       const k = key('owner-syntax');
       granted(await b.tryAcquire({ key: k, owner: weird, ttlMs: 10_000 }));
