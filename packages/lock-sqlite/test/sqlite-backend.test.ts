@@ -1,6 +1,6 @@
 import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { LockArgumentError, LockBackendError } from '@dlock/lock-core';
+import { LockArgumentError, LockBackendError, LockClosedError } from '@dlock/lock-core';
 import { makeTempDir } from '@dlock/test-utils';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,7 +127,7 @@ describe('sqliteBackend', () => {
     await backend.close();
     expect(database.open).toBe(true);
     expect(database.prepare('SELECT count(*) AS n FROM app_locks').get()).toEqual({ n: 1 });
-    await expect(backend.inspect('k')).rejects.toBeInstanceOf(LockBackendError);
+    await expect(backend.inspect('k')).rejects.toSatisfy(LockClosedError.isInstance);
     database.close();
   });
 
@@ -157,7 +157,7 @@ describe('connectBackend', () => {
       LockArgumentError,
     );
     await expect(connectBackend(new URL(`sqlite:${absolute}?prefix=x`))).rejects.toThrow(
-      /Unknown sqlite: URL parameter "prefix"/,
+      /unknown URL's query parameter "prefix"; known: tablePrefix, busyTimeoutMs, synchronous/,
     );
     await expect(connectBackend(new URL('redis://x'))).rejects.toThrow(LockArgumentError);
   });
