@@ -11,6 +11,7 @@ import {
   type ReleaseResult,
   type WatchHandle,
 } from '@dlock/lock-core';
+import { SPECIFICATION_VERSION } from '@dlock/lock-core/spi';
 import { tryAcquireOn } from './acquire.js';
 import type { BackendContext } from './backend-context.js';
 import type { EtcdDriver } from './driver.js';
@@ -48,6 +49,7 @@ const CAPABILITIES: BackendCapabilities = {
  *   backend when its TTL passes, as the others' keep-alives keep the lease itself alive.
  */
 export class EtcdBackend implements LockBackend {
+  readonly specificationVersion = SPECIFICATION_VERSION;
   readonly name = 'etcd';
   readonly capabilities = CAPABILITIES;
   readonly #onClose: (() => Promise<void>) | undefined;
