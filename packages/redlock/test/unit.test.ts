@@ -106,12 +106,16 @@ describe('duplicate nodes and unknown options', () => {
       /Unknown option "prefx" for redlockBackend; known options: clients, prefix, driftFactor/,
     );
     const { connectBackend } = await import('../src/index.js');
-    await expect(connectBackend(new URL('redlock:127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003?prefx=a'))).rejects.toThrow(
+    await expect(
+      connectBackend(new URL('redlock:127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003?prefx=a')),
+    ).rejects.toThrow(
       /unknown URL's query parameter "prefx"; known: prefix, driftFactor, .*password/,
     );
-    await expect(connectBackend(new URL('redlock:127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003'), { prefx: 'a' })).rejects.toThrow(
-      /unknown option "prefx"; known: prefix, .*tls/,
-    );
+    await expect(
+      connectBackend(new URL('redlock:127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003'), {
+        prefx: 'a',
+      }),
+    ).rejects.toThrow(/unknown option "prefx"; known: prefix, .*tls/);
   });
 });
 
