@@ -1,7 +1,7 @@
 import { LockArgumentError } from '@dlock/lock-core';
 import { durationMs, rejectUnknownOptions } from '@dlock/lock-core/spi';
 import { MAX_LOCK_NAME_PREFIX } from './keys.js';
-import type { MysqlPool } from './pool-types.js';
+import type { MysqlPoolLike } from './pool-types.js';
 import { quoteTable } from './table-name.js';
 
 /** How the lock is held on the server. See the README for each mode's guarantees. */
@@ -13,7 +13,7 @@ export interface MysqlBackendOptions {
    * ends it. In `for-update` and `get-lock` modes every held lock and every waiting acquire
    * occupies one of its connections, so size `connectionLimit` for that.
    */
-  pool: MysqlPool;
+  pool: MysqlPoolLike;
   /**
    * - `row`: a lease row per key with a server-clock expiry; no connection is pinned.
    * - `for-update`: a transaction holding `SELECT … FOR UPDATE` on the key's row, on a dedicated
@@ -49,7 +49,7 @@ export interface MysqlBackendOptions {
 }
 
 export interface ResolvedOptions {
-  readonly pool: MysqlPool;
+  readonly pool: MysqlPoolLike;
   readonly mode: MysqlLockMode;
   /** The quoted table identifier, safe to splice. */
   readonly table: string;

@@ -1,4 +1,4 @@
-import type { MysqlPool } from './pool-types.js';
+import type { MysqlPoolLike } from './pool-types.js';
 import { SqlRunner } from './sql-runner.js';
 import { quoteTable } from './table-name.js';
 
@@ -38,7 +38,7 @@ export interface EnsureSchemaOptions {
 
 /** Creates the lock table if it does not exist. Idempotent; never alters an existing table. */
 export async function ensureSchema(
-  pool: MysqlPool,
+  pool: MysqlPoolLike,
   options: EnsureSchemaOptions = {},
 ): Promise<void> {
   const sql = schemaSql(options.table);
