@@ -62,6 +62,7 @@ function sequential(clients: readonly RedlockClientLike[], prefix: string): Lock
     return results;
   };
   return {
+    specificationVersion: 1,
     name: 'sequential',
     capabilities: {
       watch: false,

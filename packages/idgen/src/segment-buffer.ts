@@ -1,5 +1,5 @@
 import { IdGenArgumentError, IdGenClosedError, IdOverflowError, toBackendError } from './errors.js';
-import { checkInteger } from './validate.js';
+import { checkInteger, MAX_TIMER_MS } from './validate.js';
 
 /**
  * Reserve `step` ids in the store and return the largest one reserved: the segment is then
@@ -221,7 +221,7 @@ export function checkSegmentOptions(options: {
     'segmentDurationMs',
     options.segmentDurationMs ?? 15 * 60_000,
     1,
-    2 ** 31 - 1,
+    MAX_TIMER_MS,
   );
   return { step, maxStep, segmentDurationMs };
 }

@@ -19,6 +19,13 @@ export function checkNonEmptyString(name: string, value: unknown, maxLength = 51
   return value;
 }
 
+/**
+ * The longest delay a Node.js timer holds (2^31-1 ms), the bound of every duration option here.
+ * lock-core's `MAX_TTL_MS` is the same number; idgen keeps its own because lock-core is an optional
+ * peer of this package.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function describe(value: unknown): string {
   if (typeof value === 'string')
     return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);

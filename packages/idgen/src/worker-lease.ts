@@ -1,6 +1,6 @@
 import { IdGenArgumentError, toBackendError, WorkerIdUnavailableError } from './errors.js';
 import type { LeasedWorkerId } from './snowflake.js';
-import { checkInteger, checkNonEmptyString } from './validate.js';
+import { checkInteger, checkNonEmptyString, MAX_TIMER_MS } from './validate.js';
 
 /**
  * The part of a held `@dlock/lock-core` Lock that a lease uses. Typed structurally, so this
@@ -62,9 +62,9 @@ export async function leaseWorkerId(options: LeaseWorkerIdOptions): Promise<Work
   }
   const { locks, onLost } = options;
   const prefix = checkNonEmptyString('prefix', options.prefix);
-  const max = checkInteger('max', options.max, 1, 2 ** 31 - 1);
+  const max = checkInteger('max', options.max, 1, MAX_TIMER_MS);
   const ttlMs =
-    options.ttlMs === undefined ? undefined : checkInteger('ttlMs', options.ttlMs, 1, 2 ** 31 - 1);
+    options.ttlMs === undefined ? undefined : checkInteger('ttlMs', options.ttlMs, 1, MAX_TIMER_MS);
   if (onLost !== undefined && typeof onLost !== 'function') {
     throw new IdGenArgumentError('onLost must be a function');
   }

@@ -21,6 +21,18 @@
  * - Methods never throw synchronously and never leave a rejected promise unobserved.
  */
 
+/**
+ * The version of this contract. Every backend object declares it as `specificationVersion`; the
+ * core refuses a backend with another (or no) version with a `LockArgumentError` before any I/O,
+ * so a future incompatible change to this file is detected at `createLockClient`, not by a
+ * misread result. It changes only when a method's meaning or shape changes incompatibly; new
+ * optional operations and capabilities do not change it.
+ */
+export const SPECIFICATION_VERSION = 1;
+
+/** The SPI version this `@dlock/lock-core` implements: see {@link SPECIFICATION_VERSION}. */
+export type SpecificationVersion = typeof SPECIFICATION_VERSION;
+
 /** What a backend can do beyond the required primitives. The core falls back where one is missing. */
 export interface BackendCapabilities {
   /**
@@ -157,6 +169,8 @@ export interface NativeWaitRequest extends AcquireRequest {
 }
 
 export interface LockBackend {
+  /** The SPI version the backend implements: always `1` for this contract. */
+  readonly specificationVersion: SpecificationVersion;
   /** Short name for errors and diagnostics, such as `redis` or `memory`. */
   readonly name: string;
   readonly capabilities: BackendCapabilities;

@@ -1,7 +1,7 @@
 import type { AcquireResult, Granted, LockBackend } from './backend.js';
 import { monotonicNow, toEpoch } from './clock.js';
 import { channels } from './diagnostics.js';
-import { LockArgumentError, LockClosedError, LockTimeoutError } from './errors.js';
+import { LockClosedError, LockTimeoutError, LockUnsupportedError } from './errors.js';
 import { guardBackend } from './guard-backend.js';
 import { Lease, type LeaseHost, LeaseTable, LockHandle } from './lease.js';
 import { type ListedLock, type ListOptions, listLocks, planList } from './list.js';
@@ -106,7 +106,8 @@ class Client implements LockClient, LeaseHost, AcquireHost {
   async forceRelease(key: string): Promise<boolean> {
     validateKey(key);
     if (!this.backend.forceRelease) {
-      throw new LockArgumentError(
+      throw new LockUnsupportedError(
+        'forceRelease',
         `The ${this.backend.name} backend does not support forceRelease()`,
       );
     }
@@ -117,8 +118,10 @@ class Client implements LockClient, LeaseHost, AcquireHost {
   list(prefix = '', options?: ListOptions): AsyncIterableIterator<ListedLock> {
     const plan = planList(prefix, options);
     if (!this.backend.list) {
-      // TODO(h-spi): LockUnsupportedError once lock-core has it.
-      throw new LockArgumentError(`The ${this.backend.name} backend does not support list()`);
+      throw new LockUnsupportedError(
+        'list',
+        `The ${this.backend.name} backend does not support list()`,
+      );
     }
     this.#assertOpen();
     return listLocks(this.backend, plan, () => this.#assertOpen());
@@ -127,7 +130,10 @@ class Client implements LockClient, LeaseHost, AcquireHost {
   async purge(key: string): Promise<boolean> {
     validateKey(key);
     if (!this.backend.purge) {
-      throw new LockArgumentError(`The ${this.backend.name} backend does not support purge()`);
+      throw new LockUnsupportedError(
+        'purge',
+        `The ${this.backend.name} backend does not support purge()`,
+      );
     }
     this.#assertOpen();
     return this.backend.purge(key);

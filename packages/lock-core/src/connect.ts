@@ -30,8 +30,11 @@ type Importer = (specifier: string) => Promise<unknown>;
 
 /**
  * Builds a client from a URL, so the backend is configuration: `memory:`, `redis://…`,
- * `rediss://…`, `mysql://…`, `etcd://…`, `sqlite:./file.db` (or `sqlite:` for a default file). The adapter package is loaded on demand; when it is not
- * installed the error names the package to install.
+ * `rediss://…`, `mysql://…`, `etcd://…`, `etcds://…`, `redlock:h1:6379,h2:6379,h3:6379`,
+ * `sqlite:./file.db` (or `sqlite:` for a default file). The adapter package is loaded on demand;
+ * when it is not installed the error names the package to install. An unknown option (in
+ * `options`, in `options.backend` or in the URL's query) is a `LockArgumentError` naming it and
+ * the known ones, before any I/O.
  */
 export function connect(url: string | URL, options?: ConnectOptions): Promise<LockClient> {
   return connectWith(importAdapter, url, options);
@@ -66,7 +69,14 @@ export async function connectWith(
   const parsed = parseUrl(url);
   checkEscapes(parsed);
   const { backend: backendOptions = {}, ...clientOptions } = options;
-  if (parsed.protocol === 'memory:') return createLockClient(memoryBackend(), clientOptions);
+  if (parsed.protocol === 'memory:') {
+    if (parsed.search !== '') {
+      throw new LockArgumentError(
+        `connect('memory:') takes no query parameters, got ${parsed.search}`,
+      );
+    }
+    return createLockClient(memoryBackend(backendOptions), clientOptions);
+  }
   const adapter = ADAPTERS[parsed.protocol];
   if (!adapter) {
     const known = ['memory:', ...Object.keys(ADAPTERS)].join(', ');

@@ -18,7 +18,8 @@ export type LockErrorCode =
   | 'DLOCK_ARGUMENT'
   | 'DLOCK_BACKEND'
   | 'DLOCK_CLOSED'
-  | 'DLOCK_QUEUE_FULL';
+  | 'DLOCK_QUEUE_FULL'
+  | 'DLOCK_UNSUPPORTED';
 
 function branded(error: unknown): error is LockError {
   return (
@@ -147,6 +148,23 @@ export class LockArgumentError extends LockError {
 }
 
 /**
+ * The backend lacks an optional operation the call needs: `forceRelease()` on a backend without
+ * it, or a wait strategy (`native`, `watch`) whose capability the backend does not declare.
+ * Thrown before any I/O; `operation` names the SPI method or capability that is missing.
+ */
+export class LockUnsupportedError extends LockError {
+  /** The missing SPI method: `forceRelease`, `list`, `purge`, `waitAcquire` or `watch`. */
+  readonly operation: string;
+  constructor(operation: string, message: string) {
+    super('DLOCK_UNSUPPORTED', message);
+    this.operation = operation;
+  }
+  static override isInstance(error: unknown): error is LockUnsupportedError {
+    return branded(error) && error.code === 'DLOCK_UNSUPPORTED';
+  }
+}
+
+/**
  * The backend (server, network, driver) failed. The `cause` is a redacted copy of the driver's
  * error (same class, message, `code`/`errno`/`syscall`/`address`/`port`; no command arguments,
  * SQL or metadata), so it can be logged whole without printing a password or owner token.
@@ -169,10 +187,13 @@ export class LockBackendError extends LockError {
   }
 }
 
-/** The client was closed: pending waits end with this, and new calls are refused. */
+/**
+ * The client (or its backend) was closed: pending waits end with this, and new calls are refused.
+ * A closed backend rejects every call with it too, whatever the adapter.
+ */
 export class LockClosedError extends LockError {
-  constructor() {
-    super('DLOCK_CLOSED', 'The lock client is closed');
+  constructor(message = 'The lock client is closed') {
+    super('DLOCK_CLOSED', message);
   }
   static override isInstance(error: unknown): error is LockClosedError {
     return branded(error) && error.code === 'DLOCK_CLOSED';

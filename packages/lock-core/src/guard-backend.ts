@@ -1,4 +1,4 @@
-import type { ListPage, LockBackend } from './backend.js';
+import { type ListPage, type LockBackend, SPECIFICATION_VERSION } from './backend.js';
 import { LockArgumentError, toBackendError } from './errors.js';
 import { holderOf } from './owner.js';
 
@@ -13,6 +13,15 @@ export function guardBackend(backend: LockBackend): LockBackend {
       'createLockClient needs a LockBackend (for example memoryBackend())',
     );
   }
+  // Checked before anything else is read: a backend written against another SPI version may
+  // mean something else by the same method names.
+  const version: unknown = backend.specificationVersion;
+  if (version !== SPECIFICATION_VERSION) {
+    throw new LockArgumentError(
+      `The ${String(backend.name)} backend implements SPI version ${String(version)}; this ` +
+        `@dlock/lock-core supports specificationVersion ${SPECIFICATION_VERSION} (upgrade the adapter or lock-core so they match)`,
+    );
+  }
   for (const method of ['tryAcquire', 'extend', 'release', 'inspect', 'close'] as const) {
     if (typeof backend[method] !== 'function') {
       throw new LockArgumentError(`The backend does not implement ${method}()`);
@@ -22,6 +31,7 @@ export function guardBackend(backend: LockBackend): LockBackend {
   const guard =
     <A extends unknown[], R>(operation: string, fn: (...args: A) => Promise<R>) =>
     (...args: A): Promise<R> => {
+      // `operation` is the SPI method's name, as in every LockBackendError.
       // Not an async function: on the hot path one `.then` costs less than an await frame.
       const fail = (error: unknown): never => {
         const first = args[0];
@@ -41,9 +51,10 @@ export function guardBackend(backend: LockBackend): LockBackend {
     };
   const { capabilities } = backend;
   return {
+    specificationVersion: SPECIFICATION_VERSION,
     name,
     capabilities,
-    tryAcquire: guard('acquire', (r) => backend.tryAcquire(r)),
+    tryAcquire: guard('tryAcquire', (r) => backend.tryAcquire(r)),
     extend: guard('extend', (r) => backend.extend(r)),
     release: guard('release', (r) => backend.release(r)),
     // The client's backend is reachable (`client.backend`): its inspect() shows the holder's
@@ -53,7 +64,7 @@ export function guardBackend(backend: LockBackend): LockBackend {
     ),
     close: guard('close', () => backend.close()),
     ...(capabilities.batchExtend && backend.extendMany
-      ? { extendMany: guard('extend', (r) => backend.extendMany!(r)) }
+      ? { extendMany: guard('extendMany', (r) => backend.extendMany!(r)) }
       : {}),
     ...(backend.forceRelease
       ? { forceRelease: guard('forceRelease', (k) => backend.forceRelease!(k)) }
@@ -67,7 +78,7 @@ export function guardBackend(backend: LockBackend): LockBackend {
       ? { watch: guard('watch', (k, cb) => backend.watch!(k, cb)) }
       : {}),
     ...(capabilities.nativeWait && backend.waitAcquire
-      ? { waitAcquire: guard('wait', (r) => backend.waitAcquire!(r)) }
+      ? { waitAcquire: guard('waitAcquire', (r) => backend.waitAcquire!(r)) }
       : {}),
   };
 }

@@ -1,3 +1,9 @@
+// The backend contract and the adapter helpers are in `@dlock/lock-core/spi`; applications need
+// only the backend's type, to pass one around.
+/**
+ * @deprecated SPI types: import them from `@dlock/lock-core/spi`. Kept here, types only, until
+ * every adapter file has moved; removed before 1.0.
+ */
 export type {
   AcquireRequest,
   AcquireResult,
@@ -32,18 +38,14 @@ export {
   LockQueueFullError,
   type LockQueueScope,
   LockTimeoutError,
+  LockUnsupportedError,
 } from './errors.js';
 export type { ListedLock, ListOptions } from './list.js';
 export { type MemoryBackendOptions, memoryBackend } from './memory/memory-backend.js';
 export { type MemoryClock, MemoryStore } from './memory/memory-store.js';
 export { maskCredentials, redactDriverError } from './redact.js';
-export {
-  type PemInput,
-  TLS_URL_PARAMS,
-  type TlsSettings,
-  tlsSettings,
-  withoutTlsParams,
-} from './tls-settings.js';
+// The types of `connect(url, { backend: { tls } })`; the helpers reading them are in /spi.
+export type { PemInput, TlsSettings } from './tls-settings.js';
 export type {
   AcquireOptions,
   HoldOptions,
@@ -57,5 +59,4 @@ export type {
   UsingOptions,
   WaitStrategy,
 } from './types.js';
-export { type UrlSettingNames, urlSettings } from './url-settings.js';
 export { MAX_KEY_BYTES, MAX_TTL_MS } from './validate.js';

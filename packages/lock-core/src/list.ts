@@ -1,8 +1,9 @@
 import type { LockBackend } from './backend.js';
 import { monotonicNow, toEpoch } from './clock.js';
 import { LockArgumentError } from './errors.js';
+import { rejectUnknownOptions } from './option-validators.js';
 import type { LockInfo } from './types.js';
-import { MAX_KEY_BYTES, validateOptionNames } from './validate.js';
+import { MAX_KEY_BYTES } from './validate.js';
 
 export interface ListOptions {
   /**
@@ -53,7 +54,7 @@ export function planList(prefix: unknown, options: unknown): ListPlan {
       `list() prefix is longer than a key can be (${MAX_KEY_BYTES} bytes)`,
     );
   }
-  const o = validateOptionNames('list', options, OPTION_NAMES);
+  const o = rejectUnknownOptions('list', options, OPTION_NAMES);
   const limit = o.limit ?? Number.POSITIVE_INFINITY;
   if (
     typeof limit !== 'number' ||

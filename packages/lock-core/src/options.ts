@@ -1,11 +1,11 @@
 import type { BackendCapabilities } from './backend.js';
-import { LockArgumentError } from './errors.js';
+import { LockArgumentError, LockUnsupportedError } from './errors.js';
+import { rejectUnknownOptions } from './option-validators.js';
 import type { LockClientOptions, OnLost, WaitStrategy } from './types.js';
 import {
   validateDuration,
   validateEnum,
   validateFunction,
-  validateOptionNames,
   validateOwner,
   validatePositiveDuration,
   validateSignal,
@@ -54,8 +54,8 @@ const TRY_OPTIONS = new Set(HOLD_OPTIONS);
 const USING_OPTIONS = new Set([...ACQUIRE_OPTIONS].filter((name) => name !== 'autoExtend'));
 
 export function normalizeClientOptions(options: LockClientOptions | undefined): ClientDefaults {
-  const o = validateOptionNames('createLockClient', options, CLIENT_OPTIONS) as LockClientOptions;
-  const poll = validateOptionNames('poll', o.poll, POLL_OPTIONS) as NonNullable<
+  const o = rejectUnknownOptions('createLockClient', options, CLIENT_OPTIONS) as LockClientOptions;
+  const poll = rejectUnknownOptions('poll', o.poll, POLL_OPTIONS) as NonNullable<
     LockClientOptions['poll']
   >;
   if (o.onLost !== undefined) validateFunction('onLost', o.onLost);
@@ -132,8 +132,8 @@ export function normalizeCallOptions(
 ): CallOptions {
   const allowed =
     kind === 'acquire' ? ACQUIRE_OPTIONS : kind === 'using' ? USING_OPTIONS : TRY_OPTIONS;
-  const o = validateOptionNames(kind, options, allowed);
-  const poll = validateOptionNames('poll', o.poll, POLL_OPTIONS);
+  const o = rejectUnknownOptions(kind, options, allowed);
+  const poll = rejectUnknownOptions('poll', o.poll, POLL_OPTIONS);
   if (o.autoExtend !== undefined && typeof o.autoExtend !== 'boolean') {
     throw new LockArgumentError(`autoExtend must be a boolean, got ${typeof o.autoExtend}`);
   }
@@ -185,12 +185,14 @@ export function resolveStrategy(
   if (strategy === 'auto')
     return capabilities.nativeWait ? 'native' : capabilities.watch ? 'watch' : 'poll';
   if (strategy === 'native' && !capabilities.nativeWait) {
-    throw new LockArgumentError(
+    throw new LockUnsupportedError(
+      'waitAcquire',
       "strategy 'native' needs a backend with a native wait (capability nativeWait)",
     );
   }
   if (strategy === 'watch' && !capabilities.watch) {
-    throw new LockArgumentError(
+    throw new LockUnsupportedError(
+      'watch',
       "strategy 'watch' needs a backend that can watch keys (capability watch)",
     );
   }

@@ -194,7 +194,7 @@ export interface LockClient extends AsyncDisposable {
   /**
    * Operator escape hatch: delete the lock on `key` whoever holds it (the holder learns at its
    * next renewal; fencing tokens keep increasing). Resolves whether a lock was there. Throws
-   * `LockArgumentError` when the backend cannot do it. Never use it to "fix" contention.
+   * `LockUnsupportedError` when the backend cannot do it. Never use it to "fix" contention.
    */
   forceRelease(key: string): Promise<boolean>;
   /**
@@ -202,7 +202,7 @@ export interface LockClient extends AsyncDisposable {
    * count, expiry, fencing token and, where the server knows, the number of waiters. Pages
    * through the backend lazily (`for await`), each key at most once, in no particular order; a
    * lock taken or released while the listing runs may or may not appear. Bad arguments and a
-   * backend without listing throw `LockArgumentError` at once, a closed client `LockClosedError`,
+   * backend without listing throw `LockArgumentError` / `LockUnsupportedError` at once, a closed client `LockClosedError`,
    * before any I/O; a backend failure rejects the iteration with `LockBackendError`.
    */
   list(prefix?: string, options?: ListOptions): AsyncIterableIterator<ListedLock>;
@@ -211,7 +211,7 @@ export interface LockClient extends AsyncDisposable {
    * Delete what a free `key` left on the server (its fencing counter, waiter flag or state row),
    * for keys you will not use again (a demo's, a finished job's). Resolves `false`, deleting
    * nothing, while the key is held. Tokens of later grants still exceed every earlier one (they
-   * are floored at the server's time). Throws `LockArgumentError` when the backend cannot do it
+   * are floored at the server's time). Throws `LockUnsupportedError` when the backend cannot do it
    * (etcd leaves nothing behind to purge).
    */
   purge(key: string): Promise<boolean>;

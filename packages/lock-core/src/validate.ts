@@ -7,7 +7,7 @@ export const MAX_TTL_MS = 2 ** 31 - 1;
 
 export function validateKey(key: unknown): string {
   if (typeof key !== 'string' || key.length === 0) {
-    throw new LockArgumentError(`Lock key must be a non-empty string, got ${describe(key)}`);
+    throw new LockArgumentError(`Lock key must be a non-empty string, got ${describeValue(key)}`);
   }
   // Lone surrogates cannot be encoded as UTF-8: the servers would store a different key.
   if (!key.isWellFormed()) {
@@ -27,7 +27,7 @@ export function validateKey(key: unknown): string {
 export function validateTtl(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > MAX_TTL_MS) {
     throw new LockArgumentError(
-      `${name} must be a positive integer of at most ${MAX_TTL_MS} ms, got ${describe(value)}`,
+      `${name} must be a positive integer of at most ${MAX_TTL_MS} ms, got ${describeValue(value)}`,
     );
   }
   return value;
@@ -37,7 +37,7 @@ export function validateTtl(name: string, value: unknown): number {
 export function validateDuration(name: string, value: unknown): number {
   if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
     throw new LockArgumentError(
-      `${name} must be a non-negative number of ms or Infinity, got ${describe(value)}`,
+      `${name} must be a non-negative number of ms or Infinity, got ${describeValue(value)}`,
     );
   }
   return value;
@@ -58,7 +58,7 @@ export function validateOwner(value: unknown): string {
     Buffer.byteLength(value) > 256
   ) {
     throw new LockArgumentError(
-      `owner must be a non-empty string of at most 256 UTF-8 bytes, got ${describe(value)}`,
+      `owner must be a non-empty string of at most 256 UTF-8 bytes, got ${describeValue(value)}`,
     );
   }
   return value;
@@ -66,13 +66,13 @@ export function validateOwner(value: unknown): string {
 
 export function validateFunction(name: string, value: unknown): void {
   if (typeof value !== 'function') {
-    throw new LockArgumentError(`${name} must be a function, got ${describe(value)}`);
+    throw new LockArgumentError(`${name} must be a function, got ${describeValue(value)}`);
   }
 }
 
 export function validateSignal(value: unknown): AbortSignal {
   if (!(value instanceof AbortSignal)) {
-    throw new LockArgumentError(`signal must be an AbortSignal, got ${describe(value)}`);
+    throw new LockArgumentError(`signal must be an AbortSignal, got ${describeValue(value)}`);
   }
   return value;
 }
@@ -84,33 +84,14 @@ export function validateEnum<T extends string>(
 ): T {
   if (typeof value !== 'string' || !allowed.includes(value as T)) {
     throw new LockArgumentError(
-      `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`,
+      `${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describeValue(value)}`,
     );
   }
   return value as T;
 }
 
-/** Rejects option objects that are not plain objects or carry names we do not know (typos). */
-export function validateOptionNames(
-  where: string,
-  options: unknown,
-  allowed: ReadonlySet<string>,
-): Record<string, unknown> {
-  if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new LockArgumentError(`${where} options must be an object, got ${describe(options)}`);
-  }
-  for (const name of Object.keys(options)) {
-    if (!allowed.has(name)) {
-      throw new LockArgumentError(
-        `Unknown option "${name}" for ${where}; known options: ${[...allowed].join(', ')}`,
-      );
-    }
-  }
-  return options as Record<string, unknown>;
-}
-
-function describe(value: unknown): string {
+/** A short, safe rendering of a refused value for an error message. */
+export function describeValue(value: unknown): string {
   if (typeof value === 'string')
     return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === 'bigint') return `${value}n`;

@@ -1,17 +1,17 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  type AcquireResult,
   channels,
   createLockClient,
-  LockArgumentError,
   type LockBackend,
   LockBackendError,
   LockError,
   LockTimeoutError,
+  LockUnsupportedError,
   MemoryStore,
   memoryBackend,
 } from '../src/index.js';
+import type { AcquireResult } from '../src/spi.js';
 import { scriptedBackend } from './scripted-backend.js';
 
 afterEach(() => {
@@ -240,10 +240,10 @@ describe('forceRelease', () => {
     await Promise.all([holder.close(), operator.close()]);
   });
 
-  it('is refused with LockArgumentError where the backend cannot do it', async () => {
+  it('is refused with LockUnsupportedError where the backend cannot do it', async () => {
     const { forceRelease: _, ...inner } = memoryBackend();
     const client = createLockClient(inner as LockBackend);
-    await expect(client.forceRelease('k')).rejects.toSatisfy(LockArgumentError.isInstance);
+    await expect(client.forceRelease('k')).rejects.toSatisfy(LockUnsupportedError.isInstance);
     await client.close();
   });
 });

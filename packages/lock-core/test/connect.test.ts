@@ -140,13 +140,18 @@ describe('connect adapter resolution', () => {
 
 describe('urlSettings', () => {
   it('reads listed settings from the query over the options, and parses numbers', async () => {
-    const { urlSettings } = await import('../src/index.js');
-    const url = new URL('redis://h:1?prefix=app:&commandTimeoutMs=250&other=x');
+    const { urlSettings } = await import('../src/spi.js');
+    const url = new URL('redis://h:1?prefix=app:&commandTimeoutMs=250&family=6');
     expect(
       urlSettings(
         url,
-        { prefix: 'ignored', waitForReplicas: 2 },
-        { strings: ['prefix'], numbers: ['commandTimeoutMs', 'waitForReplicas'] },
+        { prefix: 'ignored', waitForReplicas: 2, tls: {} },
+        {
+          strings: ['prefix'],
+          numbers: ['commandTimeoutMs', 'waitForReplicas'],
+          options: ['tls'],
+          query: ['family'],
+        },
       ),
     ).toEqual({
       prefix: 'app:',
@@ -160,5 +165,31 @@ describe('urlSettings', () => {
         { numbers: ['commandTimeoutMs'] },
       ),
     ).toThrow(LockArgumentError);
+  });
+
+  it('refuses a query parameter or an option nobody listed, naming it and the known ones', async () => {
+    const { urlSettings } = await import('../src/spi.js');
+    const names = { strings: ['prefix'], numbers: ['commandTimeoutMs'], query: ['tlsCa'] };
+    expect(() => urlSettings(new URL('redis://h?prefx=app:'), {}, names)).toThrow(
+      /unknown URL's query parameter "prefx"; known: prefix, commandTimeoutMs, tlsCa/,
+    );
+    // A query-only name is not an option, and an option-only name is not a query parameter.
+    expect(() => urlSettings(new URL('redis://h'), { tlsCa: 'x' }, names)).toThrow(
+      /unknown option "tlsCa"; known: prefix, commandTimeoutMs$/,
+    );
+    expect(() => urlSettings(new URL('redis://h'), { prefx: 'a' }, names)).toThrow(
+      LockArgumentError,
+    );
+  });
+});
+
+describe('connect: unknown options', () => {
+  it('refuses unknown client options and unknown memory backend options before any I/O', async () => {
+    await expect(connect('memory:', { ttl: 5 } as never)).rejects.toThrow(
+      /Unknown option "ttl" for createLockClient; known options: ttlMs,/,
+    );
+    await expect(connect('memory:', { backend: { stor: 1 } })).rejects.toThrow(
+      /Unknown option "stor" for memoryBackend; known options: store, clock/,
+    );
   });
 });

@@ -1,5 +1,5 @@
-import type { AcquireRequest, ExtendResult, LockBackend } from '../src/index.js';
 import { MemoryStore, memoryBackend } from '../src/index.js';
+import type { AcquireRequest, ExtendResult, LockBackend } from '../src/spi.js';
 
 export type Fault = 'none' | 'throw' | 'hang';
 
@@ -28,6 +28,7 @@ export function scriptedBackend(
     return run();
   };
   const backend: LockBackend = {
+    specificationVersion: 1,
     name: 'scripted',
     capabilities: {
       ...inner.capabilities,

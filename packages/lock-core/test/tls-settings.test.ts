@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LockArgumentError, tlsSettings, withoutTlsParams } from '../src/index.js';
+import { LockArgumentError } from '../src/index.js';
+import { tlsSettings, withoutTlsParams } from '../src/spi.js';
 
 let dir: string;
 let caFile: string;

@@ -1,11 +1,12 @@
+import { LockArgumentError } from '@dlock/lock-core';
 import {
-  LockArgumentError,
   type LockBackend,
   type PemInput,
+  TLS_URL_PARAMS,
   type TlsSettings,
   tlsSettings,
   urlSettings,
-} from '@dlock/lock-core';
+} from '@dlock/lock-core/spi';
 import type { EtcdClientLike } from './driver.js';
 import { createEtcdBackend } from './etcd-backend.js';
 import { createEtcd3Driver } from './etcd3-driver.js';
@@ -15,7 +16,6 @@ import { probeTls } from './probe-tls.js';
 type BackendSettings = Omit<EtcdBackendOptions, 'client'>;
 
 const NUMERIC = ['sessionTtlMs', 'requestTimeoutMs'] as const;
-const OURS = ['prefix', 'endpoints', 'tls', ...NUMERIC];
 
 function pem(input: PemInput | undefined): Buffer | undefined {
   if (input === undefined) return undefined;
@@ -71,12 +71,12 @@ export async function connectBackend(
       `connect: @dlock/lock-etcd handles etcd:// and etcds:// URLs, not ${url.protocol}`,
     );
   }
-  for (const name of Object.keys(options)) {
-    if (!OURS.includes(name)) throw new LockArgumentError(`connect: unknown etcd option "${name}"`);
-  }
+  // Anything else, in the query or in the options, is refused with the known names.
   const settings = urlSettings(url, options, {
     strings: ['prefix'],
     numbers: NUMERIC,
+    options: ['tls'],
+    query: ['endpoints', ...TLS_URL_PARAMS],
   }) as BackendSettings;
   const tls = tlsSettings(url, options);
   if (tls && url.protocol !== 'etcds:') {

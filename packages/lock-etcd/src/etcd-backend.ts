@@ -30,7 +30,7 @@ import {
   type ReleaseResult,
   type WatchHandle,
 } from '@dlock/lock-core';
-import { monotonicNow } from './clock.js';
+import { monotonicNow, SPECIFICATION_VERSION } from '@dlock/lock-core/spi';
 import type { DeleteWatch, EtcdDriver } from './driver.js';
 import { createEtcd3Driver } from './etcd3-driver.js';
 import { EtcdMutex } from './mutex.js';
@@ -54,6 +54,7 @@ function failed(operation: string, key: string | undefined) {
 }
 
 class EtcdBackend implements LockBackend {
+  readonly specificationVersion = SPECIFICATION_VERSION;
   readonly name = NAME;
   readonly capabilities = CAPABILITIES;
   readonly #mutex: EtcdMutex;

@@ -22,7 +22,7 @@ import type {
   OwnerRef,
   ReleaseResult,
 } from '@dlock/lock-core';
-import { monotonicNow } from './clock.js';
+import { monotonicNow } from '@dlock/lock-core/spi';
 import type { DeleteWatch, EtcdDriver, StoredKey } from './driver.js';
 import { contenderKey, decodeHolder, encodeHolder, heldBy, queuePrefix } from './keys.js';
 import { reportError } from './report-error.js';

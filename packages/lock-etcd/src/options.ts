@@ -1,4 +1,5 @@
 import { LockArgumentError } from '@dlock/lock-core';
+import { durationMs, rejectUnknownOptions } from '@dlock/lock-core/spi';
 import type { EtcdClientLike } from './driver.js';
 
 export interface EtcdBackendOptions {
@@ -32,16 +33,18 @@ export interface EtcdSettings {
   readonly requestTimeoutMs: number;
 }
 
-const KNOWN = new Set(['client', 'prefix', 'sessionTtlMs', 'requestTimeoutMs']);
-const MAX_MS = 2 ** 31 - 1;
+const KNOWN_OPTIONS: ReadonlySet<keyof EtcdBackendOptions> = new Set([
+  'client',
+  'prefix',
+  'sessionTtlMs',
+  'requestTimeoutMs',
+]);
 
 export function resolveOptions(options: EtcdBackendOptions): EtcdSettings {
   if (typeof options !== 'object' || options === null) {
     throw new LockArgumentError('etcdBackend needs an options object: etcdBackend({ client })');
   }
-  for (const name of Object.keys(options)) {
-    if (!KNOWN.has(name)) throw new LockArgumentError(`etcdBackend: unknown option "${name}"`);
-  }
+  rejectUnknownOptions('etcdBackend', options, KNOWN_OPTIONS);
   const { client, prefix = 'dlock/', sessionTtlMs = 60_000, requestTimeoutMs = 5_000 } = options;
   const c = client as Partial<EtcdClientLike> | undefined;
   if (
@@ -55,16 +58,8 @@ export function resolveOptions(options: EtcdBackendOptions): EtcdSettings {
   }
   if (typeof prefix !== 'string')
     throw new LockArgumentError('etcdBackend: prefix must be a string');
-  if (!Number.isInteger(sessionTtlMs) || sessionTtlMs < 1_000 || sessionTtlMs > MAX_MS) {
-    throw new LockArgumentError(
-      `etcdBackend: sessionTtlMs must be an integer from 1000 to ${MAX_MS}, got ${String(sessionTtlMs)}`,
-    );
-  }
-  if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 1 || requestTimeoutMs > MAX_MS) {
-    throw new LockArgumentError(
-      `etcdBackend: requestTimeoutMs must be a positive integer, got ${String(requestTimeoutMs)}`,
-    );
-  }
+  durationMs('etcdBackend: sessionTtlMs', sessionTtlMs, { min: 1_000 });
+  durationMs('etcdBackend: requestTimeoutMs', requestTimeoutMs);
   return {
     client: client as EtcdClientLike,
     prefix,

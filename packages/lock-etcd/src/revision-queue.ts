@@ -4,7 +4,7 @@
  * newest older key (so a release wakes one waiter), and re-reading after every event, at least
  * every few seconds, and after etcd failures.
  */
-import { monotonicNow } from './clock.js';
+import { monotonicNow } from '@dlock/lock-core/spi';
 import type { DeleteWatch, EtcdDriver, StoredKey } from './driver.js';
 import type { Session } from './session.js';
 

@@ -12,7 +12,7 @@
  * by then, so nothing on it may be trusted any more, and the pool opens a new one for later keys.
  */
 import { LockClosedError } from '@dlock/lock-core';
-import { monotonicNow } from './clock.js';
+import { monotonicNow } from '@dlock/lock-core/spi';
 import type { EtcdDriver, GrantedLease } from './driver.js';
 import { leaseHex } from './keys.js';
 import { reportError } from './report-error.js';

@@ -1,9 +1,49 @@
-import type { LockBackend } from '@dlock/lock-core';
-import { LockArgumentError, TLS_URL_PARAMS, tlsSettings } from '@dlock/lock-core';
+import { LockArgumentError } from '@dlock/lock-core';
+import { type LockBackend, TLS_URL_PARAMS, tlsSettings, urlSettings } from '@dlock/lock-core/spi';
 import type { PoolOptions } from 'mysql2/promise';
-import { createBackend } from './mysql-backend.js';
+import { createMysqlBackend } from './mysql-backend.js';
 import type { MysqlBackendOptions } from './options.js';
 import type { OwnedMysqlPool } from './pool-types.js';
+
+const STRINGS = ['mode', 'table', 'lockNamePrefix'] as const;
+const NUMERIC = ['acquireTimeoutMs', 'queryTimeoutMs'] as const;
+
+/**
+ * mysql2's connection and pool options that a URL's query may carry (mysql2 reads them from the
+ * URI). Any other parameter (a typo such as `tabel`) is refused rather than silently ignored.
+ */
+const DRIVER_PARAMS = [
+  'bigNumberStrings',
+  'charset',
+  'compress',
+  'connectAttributes',
+  'connectTimeout',
+  'connectionLimit',
+  'dateStrings',
+  'debug',
+  'decimalNumbers',
+  'enableKeepAlive',
+  'flags',
+  'idleTimeout',
+  'insecureAuth',
+  'jsonStrings',
+  'keepAliveInitialDelay',
+  'localAddress',
+  'maxIdle',
+  'maxPreparedStatements',
+  'multipleStatements',
+  'password1',
+  'password2',
+  'password3',
+  'queueLimit',
+  'resetOnRelease',
+  'socketPath',
+  'ssl',
+  'supportBigNumbers',
+  'timezone',
+  'trace',
+  'waitForConnections',
+] as const;
 
 /**
  * `connect('mysql://user:pass@host:3306/db?mode=get-lock&table=locks')` support (the
@@ -11,7 +51,8 @@ import type { OwnedMysqlPool } from './pool-types.js';
  * it in `close()`. Query parameters `mode`, `table`, `lockNamePrefix`, `acquireTimeoutMs` and
  * `queryTimeoutMs`, and `options` (from
  * `connect(url, { backend })`), set the backend's options; everything else in the URL goes to
- * mysql2 (`connectionLimit`, `connectTimeout`, …).
+ * mysql2 (`connectionLimit`, `connectTimeout`, … see `DRIVER_PARAMS`). Any other parameter or
+ * option is a `LockArgumentError` naming it, before any I/O.
  *
  * TLS: lock-core's shared options (`backend: { tls: { ca, cert, key } }`, or the URL's `tlsCa`,
  * `tlsCert`, `tlsKey` naming files) turn it on, and the server's certificate is then always
@@ -24,7 +65,7 @@ export async function connectBackend(
 ): Promise<LockBackend> {
   const { pool, settings } = await poolFromUrl(url, options);
   try {
-    return createBackend({ ...settings, pool }, pool);
+    return createMysqlBackend({ ...settings, pool }, pool);
   } catch (error) {
     await pool.end().catch(() => {});
     throw error;
@@ -42,6 +83,12 @@ export async function poolFromUrl(
   if (url.protocol !== 'mysql:') {
     throw new LockArgumentError(`connectBackend expects a mysql:// URL, got ${url.protocol}`);
   }
+  const settings = urlSettings(url, options, {
+    strings: STRINGS,
+    numbers: NUMERIC,
+    options: ['tls'],
+    query: [...TLS_URL_PARAMS, ...DRIVER_PARAMS],
+  }) as Omit<MysqlBackendOptions, 'pool'>;
   const tls = tlsSettings(url, options);
   if (tls?.servername !== undefined) {
     throw new LockArgumentError(
@@ -49,27 +96,14 @@ export async function poolFromUrl(
     );
   }
   const uri = new URL(url.href);
-  for (const name of TLS_URL_PARAMS) uri.searchParams.delete(name);
+  for (const name of [...TLS_URL_PARAMS, ...STRINGS, ...NUMERIC]) uri.searchParams.delete(name);
   if (tls && uri.searchParams.has('ssl')) {
     throw new LockArgumentError(
       "connect: give TLS either as mysql2's ?ssl= or as dlock's tls options (tlsCa, …), not both",
     );
   }
-  const fromUrl: Record<string, unknown> = {};
-  for (const name of ['mode', 'table', 'lockNamePrefix'] as const) {
-    const value = uri.searchParams.get(name);
-    if (value !== null) fromUrl[name] = value;
-    uri.searchParams.delete(name);
-  }
-  for (const name of ['acquireTimeoutMs', 'queryTimeoutMs'] as const) {
-    const value = uri.searchParams.get(name);
-    if (value !== null) fromUrl[name] = Number(value);
-    uri.searchParams.delete(name);
-  }
   // Fail fast instead of hanging when the server is unreachable.
   if (!uri.searchParams.has('connectTimeout')) uri.searchParams.set('connectTimeout', '5000');
-  const { pool: _ignored, tls: _tls, ...rest } = options as Record<string, unknown>;
-  const settings = { ...fromUrl, ...rest } as Omit<MysqlBackendOptions, 'pool'>;
   const { createPool } = await import('mysql2/promise');
   const pool = (tls
     ? createPool({

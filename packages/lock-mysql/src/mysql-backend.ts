@@ -1,4 +1,4 @@
-import type { LockBackend } from '@dlock/lock-core';
+import type { LockBackend } from '@dlock/lock-core/spi';
 import { heldBackend } from './held/held-backend.js';
 import type { Primitive } from './held/primitive.js';
 import { forUpdatePrimitive } from './held/primitive-for-update.js';
@@ -20,11 +20,11 @@ import { SqlRunner } from './sql-runner.js';
  * ```
  */
 export function mysqlBackend(options: MysqlBackendOptions): LockBackend {
-  return createBackend(options, undefined);
+  return createMysqlBackend(options, undefined);
 }
 
-/** Builds the backend; `owned` is a pool the backend created and must end on close. */
-export function createBackend(
+/** @internal The one constructor; `owned` is a pool the backend created and must end on close. */
+export function createMysqlBackend(
   options: MysqlBackendOptions,
   owned: OwnedMysqlPool | undefined,
 ): LockBackend {

@@ -1,6 +1,7 @@
 import { LockArgumentError } from '@dlock/lock-core';
+import { durationMs, rejectUnknownOptions } from '@dlock/lock-core/spi';
 import { MAX_LOCK_NAME_PREFIX } from './keys.js';
-import type { MysqlPool } from './pool-types.js';
+import type { MysqlPoolLike } from './pool-types.js';
 import { quoteTable } from './table-name.js';
 
 /** How the lock is held on the server. See the README for each mode's guarantees. */
@@ -12,7 +13,7 @@ export interface MysqlBackendOptions {
    * ends it. In `for-update` and `get-lock` modes every held lock and every waiting acquire
    * occupies one of its connections, so size `connectionLimit` for that.
    */
-  pool: MysqlPool;
+  pool: MysqlPoolLike;
   /**
    * - `row`: a lease row per key with a server-clock expiry; no connection is pinned.
    * - `for-update`: a transaction holding `SELECT … FOR UPDATE` on the key's row, on a dedicated
@@ -48,7 +49,7 @@ export interface MysqlBackendOptions {
 }
 
 export interface ResolvedOptions {
-  readonly pool: MysqlPool;
+  readonly pool: MysqlPoolLike;
   readonly mode: MysqlLockMode;
   /** The quoted table identifier, safe to splice. */
   readonly table: string;
@@ -59,7 +60,7 @@ export interface ResolvedOptions {
   readonly lockNamePrefix: string;
 }
 
-const KNOWN = new Set([
+const KNOWN_OPTIONS: ReadonlySet<keyof MysqlBackendOptions> = new Set([
   'pool',
   'mode',
   'table',
@@ -73,9 +74,7 @@ export function resolveOptions(options: MysqlBackendOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new LockArgumentError('mysqlBackend needs an options object with a pool');
   }
-  for (const name of Object.keys(options)) {
-    if (!KNOWN.has(name)) throw new LockArgumentError(`Unknown option "${name}" for mysqlBackend`);
-  }
+  rejectUnknownOptions('mysqlBackend', options, KNOWN_OPTIONS);
   const { pool, mode = 'row', table = 'dlock_locks' } = options;
   if (typeof pool !== 'object' || pool === null || typeof pool.getConnection !== 'function') {
     throw new LockArgumentError(
@@ -106,16 +105,11 @@ export function resolveOptions(options: MysqlBackendOptions): ResolvedOptions {
     mode,
     table: quoteTable(table),
     tableName: table,
-    acquireTimeoutMs: positive('acquireTimeoutMs', options.acquireTimeoutMs, 10_000),
-    queryTimeoutMs: positive('queryTimeoutMs', options.queryTimeoutMs, 10_000),
+    acquireTimeoutMs: durationMs(
+      'mysqlBackend: acquireTimeoutMs',
+      options.acquireTimeoutMs ?? 10_000,
+    ),
+    queryTimeoutMs: durationMs('mysqlBackend: queryTimeoutMs', options.queryTimeoutMs ?? 10_000),
     lockNamePrefix: prefix,
   };
-}
-
-function positive(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > 2 ** 31 - 1) {
-    throw new LockArgumentError(`${name} must be a positive integer of milliseconds`);
-  }
-  return value;
 }

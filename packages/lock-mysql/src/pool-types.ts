@@ -19,7 +19,7 @@ export interface WriteResult {
 }
 
 /** A connection checked out of the pool (mysql2/promise `PoolConnection`). */
-export interface MysqlPoolConnection {
+export interface MysqlConnectionLike {
   query(options: StatementOptions): Promise<[unknown, unknown]>;
   /** Hands the connection back to the pool. */
   release(): void;
@@ -32,11 +32,16 @@ export interface MysqlPoolConnection {
 }
 
 /** A mysql2/promise pool: `createPool(...)` from `mysql2/promise`, or `pool.promise()`. */
-export interface MysqlPool {
-  getConnection(): Promise<MysqlPoolConnection>;
+export interface MysqlPoolLike {
+  getConnection(): Promise<MysqlConnectionLike>;
 }
 
 /** A pool the adapter created itself (from a URL) and therefore ends in `close()`. */
-export interface OwnedMysqlPool extends MysqlPool {
+export interface OwnedMysqlPool extends MysqlPoolLike {
   end(): Promise<void>;
 }
+
+/** @deprecated Renamed {@link MysqlPoolLike} (structural driver types end in `Like`). */
+export type MysqlPool = MysqlPoolLike;
+/** @deprecated Renamed {@link MysqlConnectionLike} (structural driver types end in `Like`). */
+export type MysqlPoolConnection = MysqlConnectionLike;

@@ -1,11 +1,13 @@
-import type {
-  AcquireRequest,
-  AcquireResult,
-  LockBackend,
-  LockState,
-  OwnerRef,
-  ReleaseResult,
-} from '@dlock/lock-core';
+import { LockClosedError } from '@dlock/lock-core';
+import {
+  type AcquireRequest,
+  type AcquireResult,
+  type LockBackend,
+  type LockState,
+  type OwnerRef,
+  type ReleaseResult,
+  SPECIFICATION_VERSION,
+} from '@dlock/lock-core/spi';
 import { keyBytes, ownerBytes } from './keys.js';
 import type { OwnedMysqlPool } from './pool-types.js';
 import { micros } from './server-time.js';
@@ -35,8 +37,13 @@ export function rowBackend(
     purge: purgeRowSql(table),
   };
   let closed: Promise<void> | undefined;
+  /** Every operation refuses once `close()` was called (a pool passed in stays the user's). */
+  const open = (): void => {
+    if (closed) throw new LockClosedError('The mysql backend is closed');
+  };
 
   return {
+    specificationVersion: SPECIFICATION_VERSION,
     name: BACKEND_NAME,
     capabilities: {
       watch: false,
@@ -45,7 +52,8 @@ export function rowBackend(
       batchExtend: false,
     },
 
-    tryAcquire({ key, owner, ttlMs }: AcquireRequest): Promise<AcquireResult> {
+    async tryAcquire({ key, owner, ttlMs }: AcquireRequest): Promise<AcquireResult> {
+      open();
       const values = acquireRowValues(keyBytes(key), ownerBytes(owner), micros(ttlMs));
       return sql
         .write('acquire', statements.acquire, values, key)
@@ -53,21 +61,25 @@ export function rowBackend(
     },
 
     async extend({ key, owner, ttlMs }: AcquireRequest): Promise<boolean> {
+      open();
       const values = [micros(ttlMs), keyBytes(key), ownerBytes(owner)];
       return insertIdOf(await sql.write('extend', statements.extend, values, key)) > 0n;
     },
 
     async release({ key, owner }: OwnerRef): Promise<ReleaseResult> {
+      open();
       const values = [keyBytes(key), ownerBytes(owner)];
       return decodeRelease(await sql.write('release', statements.release, values, key));
     },
 
     async inspect(key: string): Promise<LockState | null> {
+      open();
       const rows = await sql.rows<InspectRow>('inspect', statements.inspect, [keyBytes(key)], key);
       return decodeInspect(key, rows);
     },
 
     async forceRelease(key: string): Promise<boolean> {
+      open();
       const result = await sql.write('forceRelease', statements.forceRelease, [keyBytes(key)], key);
       return insertIdOf(result) > 0n;
     },

@@ -1,6 +1,6 @@
 import { LockArgumentError } from '@dlock/lock-core';
 import { poolFromUrl } from './connect-backend.js';
-import type { MysqlPool } from './pool-types.js';
+import type { MysqlPoolLike } from './pool-types.js';
 import { SqlRunner } from './sql-runner.js';
 import { quoteTable } from './table-name.js';
 
@@ -47,7 +47,7 @@ export interface EnsureSchemaOptions {
  * section): run it once, at deploy time, as a user that has it.
  */
 export async function ensureSchema(
-  pool: MysqlPool | URL | string,
+  pool: MysqlPoolLike | URL | string,
   options: EnsureSchemaOptions = {},
 ): Promise<void> {
   if (typeof pool === 'string' || pool instanceof URL) {

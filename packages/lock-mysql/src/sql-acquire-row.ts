@@ -1,4 +1,4 @@
-import type { AcquireResult } from '@dlock/lock-core';
+import type { AcquireResult } from '@dlock/lock-core/spi';
 import type { WriteResult } from './pool-types.js';
 import { LIVE, NEXT_TOKEN, NOW_EPOCH_US, NOW_PLUS, REMAINING_US } from './server-time.js';
 import { insertIdOf } from './sql-runner.js';

@@ -1,4 +1,4 @@
-import type { LockState } from '@dlock/lock-core';
+import type { LockState } from '@dlock/lock-core/spi';
 import type { LivenessCheck } from './liveness.js';
 import { LIVE, REMAINING_US } from './server-time.js';
 

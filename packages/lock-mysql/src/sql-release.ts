@@ -1,4 +1,4 @@
-import type { ReleaseResult } from '@dlock/lock-core';
+import type { ReleaseResult } from '@dlock/lock-core/spi';
 import type { LivenessCheck } from './liveness.js';
 import type { WriteResult } from './pool-types.js';
 import { LIVE, NOW } from './server-time.js';

@@ -1,7 +1,7 @@
 import { LockBackendError } from '@dlock/lock-core';
 import { isConnectionGone } from './driver-errors.js';
 import { createTableHint, isMissingTable } from './missing-table.js';
-import type { MysqlPool, MysqlPoolConnection, WriteResult } from './pool-types.js';
+import type { MysqlConnectionLike, MysqlPoolLike, WriteResult } from './pool-types.js';
 
 export const BACKEND_NAME = 'mysql';
 
@@ -12,7 +12,7 @@ export const BACKEND_NAME = 'mysql';
  */
 export class SqlRunner {
   constructor(
-    readonly pool: MysqlPool,
+    readonly pool: MysqlPoolLike,
     readonly acquireTimeoutMs: number,
     readonly queryTimeoutMs: number,
     /** The lock table's name as configured (unquoted), for messages. */
@@ -30,7 +30,7 @@ export class SqlRunner {
   }
 
   /** A connection of our own for a while (the caller releases or destroys it). */
-  async checkout(operation: string, key?: string): Promise<MysqlPoolConnection> {
+  async checkout(operation: string, key?: string): Promise<MysqlConnectionLike> {
     const pending = this.pool.getConnection();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -71,7 +71,7 @@ export class SqlRunner {
 
   /** Runs one statement on `connection`; with `release`, hands it back (or drops it if broken). */
   async on<T = unknown>(
-    connection: MysqlPoolConnection,
+    connection: MysqlConnectionLike,
     operation: string,
     sql: string,
     values: readonly unknown[],

@@ -1,4 +1,4 @@
-import { runConformance } from '@dlock/lock-core/testing';
+import { runBackendSpiSuite, runConformance } from '@dlock/lock-core/testing';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { mysqlBackend } from '../src/index.js';
 import { asPool, loseFencingState, requireMysql, tempTable, testPool } from './helpers/mysql.js';
@@ -15,6 +15,13 @@ describe.skipIf(!mysql.available)('mysql for-update', () => {
   afterAll(async () => {
     await drop();
     await pool.end();
+  });
+
+  runBackendSpiSuite({
+    name: 'mysql for-update',
+    createBackend: () => mysqlBackend({ pool: asPool(pool), mode: 'for-update', table }),
+    runner: { describe, it, beforeAll, afterAll },
+    shortTtlMs: 300,
   });
 
   runConformance({

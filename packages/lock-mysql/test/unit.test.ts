@@ -1,6 +1,7 @@
+import { LockArgumentError } from '@dlock/lock-core';
 import { describe, expect, it } from 'vitest';
 import type { WriteResult } from '../src/index.js';
-import { schemaSql } from '../src/index.js';
+import { connectBackend, mysqlBackend, schemaSql } from '../src/index.js';
 import { getLockName, MAX_LOCK_NAME_PREFIX, mutexRowName } from '../src/keys.js';
 import { decodeAcquireRow } from '../src/sql-acquire-row.js';
 import { decodeRelease } from '../src/sql-release.js';
@@ -77,5 +78,30 @@ describe('decoding LAST_INSERT_ID outcomes', () => {
     expect(decodeRelease(written(0))).toBe('not-held');
     expect(decodeRelease(written(1))).toBe('released');
     expect(decodeRelease(written(3))).toBe('decremented');
+  });
+});
+
+describe('unknown options', () => {
+  const pool = { getConnection: async () => ({}) } as never;
+
+  it('mysqlBackend refuses an unknown option, naming the known ones', () => {
+    expect(() => mysqlBackend({ pool, tabel: 'x' } as never)).toThrow(
+      /Unknown option "tabel" for mysqlBackend; known options: pool, mode, table, acquireTimeoutMs/,
+    );
+    expect(() => mysqlBackend({ pool, queryTimeoutMs: 0 })).toThrow(LockArgumentError);
+    expect(() => mysqlBackend({ pool, acquireTimeoutMs: 2 ** 31 })).toThrow(LockArgumentError);
+  });
+
+  it('connect refuses unknown query parameters and options before any I/O', async () => {
+    await expect(connectBackend(new URL('mysql://root@127.0.0.1:1/test?tabel=x'))).rejects.toThrow(
+      /unknown URL's query parameter "tabel"; known: mode, table, lockNamePrefix, .*connectionLimit/,
+    );
+    await expect(
+      connectBackend(new URL('mysql://root@127.0.0.1:1/test'), { mod: 'row' }),
+    ).rejects.toThrow(/unknown option "mod"; known: mode, table, lockNamePrefix, .*tls$/);
+    // A pool of one's own is not a connect() option: connect makes its own.
+    await expect(
+      connectBackend(new URL('mysql://root@127.0.0.1:1/test'), { pool }),
+    ).rejects.toThrow(/unknown option "pool"/);
   });
 });

@@ -24,26 +24,33 @@ export class ChannelConnection {
   readonly channels = new Set<string>();
   /** Set once the connection was given up; its channels are being placed elsewhere. */
   lost = false;
-  private readonly runner: CommandRunner;
-  private dropped = false;
+  readonly #runner: CommandRunner;
+  #dropped = false;
+
+  readonly #connection: RedisSubscriberLike;
+  readonly #sharded: boolean;
+  readonly #hooks: ChannelConnectionHooks;
 
   constructor(
     readonly route: string,
-    private readonly connection: RedisSubscriberLike,
-    private readonly sharded: boolean,
+    connection: RedisSubscriberLike,
+    sharded: boolean,
     timeoutMs: number,
-    private readonly hooks: ChannelConnectionHooks,
+    hooks: ChannelConnectionHooks,
   ) {
-    this.runner = new CommandRunner(connection, timeoutMs);
+    this.#connection = connection;
+    this.#sharded = sharded;
+    this.#hooks = hooks;
+    this.#runner = new CommandRunner(connection, timeoutMs);
     connection.on('error', noop); // reported through pending calls; avoid ioredis' console noise
     connection.on(sharded ? 'smessage' : 'message', (channel) => hooks.onMessage(channel));
     connection.on('close', () => {
-      this.dropped = true;
+      this.#dropped = true;
     });
     connection.on('ready', () => {
-      if (!this.dropped || this.lost) return;
-      this.dropped = false;
-      void this.resubscribe();
+      if (!this.#dropped || this.lost) return;
+      this.#dropped = false;
+      void this.#resubscribe();
     });
     connection.on('end', () => hooks.onLost(this));
     // ioredis reports an SSUBSCRIBE answered with MOVED only through this event.
@@ -54,7 +61,7 @@ export class ChannelConnection {
   async add(channel: string): Promise<void> {
     this.channels.add(channel);
     try {
-      await this.runner.run('watch', undefined, () => this.subscribe([channel]));
+      await this.#runner.run('watch', undefined, () => this.#subscribe([channel]));
     } catch (error) {
       this.channels.delete(channel);
       throw error;
@@ -64,38 +71,40 @@ export class ChannelConnection {
   /** Unsubscribes `channel`, best effort: a stale subscription only causes harmless wake-ups. */
   remove(channel: string): void {
     if (!this.channels.delete(channel) || this.lost) return;
-    const { connection } = this;
-    (this.sharded ? connection.sunsubscribe(channel) : connection.unsubscribe(channel)).catch(noop);
+    const connection = this.#connection;
+    (this.#sharded ? connection.sunsubscribe(channel) : connection.unsubscribe(channel)).catch(
+      noop,
+    );
   }
 
   /** Disconnects: the connection is ours alone, so there is nothing to wait for. */
   close(): void {
     this.lost = true;
-    this.connection.disconnect();
+    this.#connection.disconnect();
   }
 
-  private subscribe(channels: string[]): Promise<unknown> {
-    return this.sharded
-      ? this.connection.ssubscribe(...channels)
-      : this.connection.subscribe(...channels);
+  #subscribe(channels: string[]): Promise<unknown> {
+    return this.#sharded
+      ? this.#connection.ssubscribe(...channels)
+      : this.#connection.subscribe(...channels);
   }
 
-  private async resubscribe(): Promise<void> {
+  async #resubscribe(): Promise<void> {
     const channels = [...this.channels];
     try {
       // SSUBSCRIBE takes channels of one slot per call; SUBSCRIBE takes them in batches.
-      const batches = this.sharded
+      const batches = this.#sharded
         ? channels.map((c) => [c])
         : Array.from({ length: Math.ceil(channels.length / 1_000) }, (_, i) =>
             channels.slice(i * 1_000, (i + 1) * 1_000),
           );
       await Promise.all(
-        batches.map((batch) => this.runner.run('watch', undefined, () => this.subscribe(batch))),
+        batches.map((batch) => this.#runner.run('watch', undefined, () => this.#subscribe(batch))),
       );
     } catch {
       // Dropped again: its next `ready` retries. Waiters still re-check below, and the core's
       // safety timer covers them in between.
     }
-    this.hooks.onRecovered(channels);
+    this.#hooks.onRecovered(channels);
   }
 }

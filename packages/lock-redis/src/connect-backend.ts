@@ -1,10 +1,5 @@
-import {
-  LockArgumentError,
-  type LockBackend,
-  TLS_URL_PARAMS,
-  tlsSettings,
-  urlSettings,
-} from '@dlock/lock-core';
+import { LockArgumentError } from '@dlock/lock-core';
+import { type LockBackend, TLS_URL_PARAMS, tlsSettings, urlSettings } from '@dlock/lock-core/spi';
 import type { RedisClientLike } from './client-types.js';
 import type { RedisBackendOptions } from './options.js';
 import { createRedisBackend } from './redis-backend.js';
@@ -18,15 +13,27 @@ const NUMERIC = [
   'fencingRetentionMs',
 ] as const;
 
+const STRINGS = ['prefix', 'pubsub'] as const;
+
+/**
+ * The query parameters handed to ioredis, which reads them as connection options. Any other
+ * parameter (a typo such as `prefx`) is refused rather than silently ignored.
+ */
+const DRIVER_PARAMS = ['family', 'db', 'username', 'password', 'connectionName'] as const;
+
 /** The URL without our own query parameters, which ioredis would not understand. */
 function driverUrl(url: URL): string {
   const copy = new URL(url.href);
-  for (const name of ['prefix', ...NUMERIC, ...TLS_URL_PARAMS]) copy.searchParams.delete(name);
+  for (const name of [...STRINGS, ...NUMERIC, ...TLS_URL_PARAMS]) copy.searchParams.delete(name);
   return copy.href;
 }
 
 /**
  * `BackendAdapterModule` entry point used by `connect('redis://…')` and `connect('rediss://…')`.
+ * Settings (URL query or `connect`'s `backend` options): `prefix`, `pubsub`, `commandTimeoutMs`,
+ * `waitForReplicas`, `waitForReplicasTimeoutMs`, `fencingRetentionMs`; for ioredis the query may
+ * also carry `family`, `db`, `username`, `password`, `connectionName`. Anything else is a
+ * `LockArgumentError` naming it, before any I/O.
  * Creates its own ioredis client from the URL (TLS for `rediss:`, with the shared TLS options of
  * lock-core's `tlsSettings`: `backend: { tls: { ca, cert, key, servername } }` or the URL's
  * `tlsCa`, `tlsCert`, `tlsKey`, `tlsServername`) and closes it in `close()`.
@@ -42,8 +49,10 @@ export async function connectBackend(
     );
   }
   const settings = urlSettings(url, options, {
-    strings: ['prefix'],
+    strings: STRINGS,
     numbers: NUMERIC,
+    options: ['tls'],
+    query: [...TLS_URL_PARAMS, ...DRIVER_PARAMS],
   }) as BackendSettings;
   const tls = tlsSettings(url, options);
   if (tls && url.protocol !== 'rediss:') {

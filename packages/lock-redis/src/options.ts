@@ -1,4 +1,5 @@
 import { LockArgumentError } from '@dlock/lock-core';
+import { durationMs, nonNegativeInt, rejectUnknownOptions } from '@dlock/lock-core/spi';
 import type { RedisClientLike } from './client-types.js';
 import type { PubSubMode } from './release-subscriber.js';
 
@@ -68,25 +69,22 @@ export interface ResolvedOptions {
   readonly pubsub: PubSubMode;
 }
 
-const MAX_TTL = 2 ** 31 - 1;
-
 /** One day: far beyond any lock's life and any ordinary clock correction (see the option). */
 export const DEFAULT_FENCING_RETENTION_MS = 86_400_000;
 
-function positive(name: string, value: number, allowInfinity: boolean, max = MAX_TTL): number {
-  const ok =
-    (allowInfinity && value === Number.POSITIVE_INFINITY) ||
-    (Number.isInteger(value) && value > 0 && value <= max);
-  if (!ok) {
-    throw new LockArgumentError(
-      `redisBackend: ${name} must be a positive integer${allowInfinity ? ' or Infinity' : ''}, got ${String(value)}`,
-    );
-  }
-  return value;
-}
+const KNOWN_OPTIONS: ReadonlySet<keyof RedisBackendOptions> = new Set([
+  'client',
+  'prefix',
+  'commandTimeoutMs',
+  'waitForReplicas',
+  'waitForReplicasTimeoutMs',
+  'fencingRetentionMs',
+  'pubsub',
+]);
 
 /** Applies defaults and rejects bad options before any I/O. */
 export function resolveOptions(options: RedisBackendOptions): ResolvedOptions {
+  rejectUnknownOptions('redisBackend', options, KNOWN_OPTIONS);
   const client = options?.client as RedisClientLike | undefined;
   if (client === undefined || client === null || typeof client.defineCommand !== 'function') {
     throw new LockArgumentError(
@@ -99,17 +97,11 @@ export function resolveOptions(options: RedisBackendOptions): ResolvedOptions {
       'redisBackend: `prefix` must be a string without `{` or `}` (the backend adds its own hash tag)',
     );
   }
-  const replicas = options.waitForReplicas ?? 0;
-  if (!Number.isInteger(replicas) || replicas < 0) {
-    throw new LockArgumentError(
-      `redisBackend: waitForReplicas must be a non-negative integer, got ${String(replicas)}`,
-    );
-  }
-  const retention = positive(
-    'fencingRetentionMs',
+  const replicas = nonNegativeInt('redisBackend: waitForReplicas', options.waitForReplicas ?? 0);
+  const retention = durationMs(
+    'redisBackend: fencingRetentionMs',
     options.fencingRetentionMs ?? DEFAULT_FENCING_RETENTION_MS,
-    true,
-    Number.MAX_SAFE_INTEGER,
+    { max: Number.MAX_SAFE_INTEGER, infinity: true },
   );
   const pubsub = options.pubsub ?? 'auto';
   if (pubsub !== 'auto' && pubsub !== 'sharded' && pubsub !== 'classic') {
@@ -121,12 +113,17 @@ export function resolveOptions(options: RedisBackendOptions): ResolvedOptions {
     client,
     prefix,
     pubsub,
-    commandTimeoutMs: positive('commandTimeoutMs', options.commandTimeoutMs ?? 5_000, true),
+    commandTimeoutMs: durationMs(
+      'redisBackend: commandTimeoutMs',
+      options.commandTimeoutMs ?? 5_000,
+      {
+        infinity: true,
+      },
+    ),
     waitForReplicas: replicas,
-    waitForReplicasTimeoutMs: positive(
-      'waitForReplicasTimeoutMs',
+    waitForReplicasTimeoutMs: durationMs(
+      'redisBackend: waitForReplicasTimeoutMs',
       options.waitForReplicasTimeoutMs ?? 100,
-      false,
     ),
     fencingRetentionMs: retention === Number.POSITIVE_INFINITY ? 0 : retention,
   };

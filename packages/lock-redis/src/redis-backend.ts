@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
+import { LockBackendError, LockClosedError } from '@dlock/lock-core';
 import {
   type AcquireRequest,
   type BackendCapabilities,
   type LockBackend,
-  LockBackendError,
   type LockState,
   type OwnerRef,
   type ReleaseResult,
+  SPECIFICATION_VERSION,
   type WatchHandle,
-} from '@dlock/lock-core';
+} from '@dlock/lock-core/spi';
 import type { RedisPipelineLike } from './client-types.js';
 import { CommandRunner } from './command-runner.js';
 import { listHolds } from './list.js';
@@ -57,8 +58,13 @@ export function createRedisBackend(
   const subscriber = new ReleaseSubscriber(client, resolved.commandTimeoutMs, resolved.pubsub);
   const publishSharded = ReleaseSubscriber.publishesSharded(client, resolved.pubsub) ? '1' : '0';
   let closed: Promise<void> | undefined;
+  /** Every operation refuses once `close()` was called (the client stays the user's). */
+  const open = (): void => {
+    if (closed) throw new LockClosedError('The redis backend is closed');
+  };
 
-  function release(key: string, owner: string, operation: string): Promise<ReleaseResult> {
+  async function release(key: string, owner: string, operation: string): Promise<ReleaseResult> {
+    open();
     const k = lockKeys(prefix, key);
     return runner
       .run(operation, key, () =>
@@ -94,6 +100,7 @@ export function createRedisBackend(
   }
 
   async function extend(request: AcquireRequest): Promise<boolean> {
+    open();
     const k = lockKeys(prefix, request.key);
     const reply = await runner.run('extend', request.key, () =>
       scripts[EXTEND_COMMAND](k.lock, k.fence, k.wait, request.owner, request.ttlMs, retention),
@@ -120,10 +127,12 @@ export function createRedisBackend(
   }
 
   return {
+    specificationVersion: SPECIFICATION_VERSION,
     name: 'redis',
     capabilities: CAPABILITIES,
 
     async tryAcquire(request) {
+      open();
       const k = lockKeys(prefix, request.key);
       const result = decodeAcquireReply(
         await runner.run('acquire', request.key, () =>
@@ -147,6 +156,7 @@ export function createRedisBackend(
     extend,
 
     async extendMany(requests) {
+      open();
       if (requests.length === 0) return [];
       if (!client.isCluster) return extendPipeline(requests);
       // A Cluster pipeline must stay within one slot; sent together, ioredis still writes these
@@ -159,6 +169,7 @@ export function createRedisBackend(
     },
 
     async inspect(key): Promise<LockState | null> {
+      open();
       const k = lockKeys(prefix, key);
       const hold = decodeInspectReply(
         await runner.run('inspect', key, () => scripts[INSPECT_COMMAND](k.lock, k.fence)),
@@ -167,6 +178,7 @@ export function createRedisBackend(
     },
 
     async forceRelease(key: string): Promise<boolean> {
+      open();
       const k = lockKeys(prefix, key);
       const reply = await runner.run('forceRelease', key, () =>
         scripts[FORCE_RELEASE_COMMAND](

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LockBackendError, type WatchHandle } from '@dlock/lock-core';
+import { LockBackendError, LockClosedError } from '@dlock/lock-core';
+import type { WatchHandle } from '@dlock/lock-core/spi';
 import { ChannelConnection } from './channel-connection.js';
 import {
   isClusterClient,
@@ -34,18 +35,22 @@ const ANY = '*';
  * wherever the cluster now says they live, and their watchers are called once.
  */
 export class ReleaseSubscriber {
-  private readonly watches = new Map<string, ChannelWatch>();
-  private readonly routes = new Map<string, ChannelConnection>();
-  private readonly placed = new Map<string, ChannelConnection>();
-  private sharded: Promise<boolean> | undefined;
-  private nextNode = 0;
-  private closed = false;
+  readonly #watches = new Map<string, ChannelWatch>();
+  readonly #routes = new Map<string, ChannelConnection>();
+  readonly #placed = new Map<string, ChannelConnection>();
+  #sharded: Promise<boolean> | undefined;
+  #nextNode = 0;
+  #closed = false;
 
-  constructor(
-    private readonly source: RedisClientLike,
-    private readonly timeoutMs: number,
-    private readonly mode: PubSubMode,
-  ) {}
+  readonly #source: RedisClientLike;
+  readonly #timeoutMs: number;
+  readonly #mode: PubSubMode;
+
+  constructor(source: RedisClientLike, timeoutMs: number, mode: PubSubMode) {
+    this.#source = source;
+    this.#timeoutMs = timeoutMs;
+    this.#mode = mode;
+  }
 
   /** Whether releases are published with SPUBLISH: only on a Cluster, never on standalone. */
   static publishesSharded(client: RedisClientLike, mode: PubSubMode): boolean {
@@ -53,14 +58,14 @@ export class ReleaseSubscriber {
   }
 
   async watch(channel: string, onRelease: () => void): Promise<WatchHandle> {
-    if (this.closed) throw new LockBackendError('redis', 'watch', new Error('backend is closed'));
+    if (this.#closed) throw new LockClosedError('The redis backend is closed');
     // A wrapper per call, so the same callback registered twice gets two independent handles.
     const listener = () => onRelease();
-    let entry = this.watches.get(channel);
+    let entry = this.#watches.get(channel);
     if (entry === undefined) {
       entry = { listeners: new Set(), ready: Promise.resolve() };
-      this.watches.set(channel, entry);
-      entry.ready = this.place(channel);
+      this.#watches.set(channel, entry);
+      entry.ready = this.#place(channel);
     }
     entry.listeners.add(listener);
     let open = true;
@@ -68,7 +73,7 @@ export class ReleaseSubscriber {
       close: () => {
         if (!open) return;
         open = false;
-        this.unwatch(channel, listener);
+        this.#unwatch(channel, listener);
       },
     };
     try {
@@ -82,56 +87,56 @@ export class ReleaseSubscriber {
 
   /** Disconnects every subscriber connection. Idempotent. */
   close(): void {
-    this.closed = true;
-    this.watches.clear();
-    this.placed.clear();
-    for (const connection of this.routes.values()) connection.close();
-    this.routes.clear();
+    this.#closed = true;
+    this.#watches.clear();
+    this.#placed.clear();
+    for (const connection of this.#routes.values()) connection.close();
+    this.#routes.clear();
   }
 
-  private unwatch(channel: string, listener: () => void): void {
-    const entry = this.watches.get(channel);
+  #unwatch(channel: string, listener: () => void): void {
+    const entry = this.#watches.get(channel);
     if (entry === undefined || !entry.listeners.delete(listener) || entry.listeners.size > 0)
       return;
-    this.watches.delete(channel);
-    this.placed.get(channel)?.remove(channel);
-    this.placed.delete(channel);
+    this.#watches.delete(channel);
+    this.#placed.get(channel)?.remove(channel);
+    this.#placed.delete(channel);
   }
 
   /** Subscribes `channel` on the connection that hears it; retries when that connection is lost. */
-  private async place(channel: string): Promise<void> {
+  async #place(channel: string): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      if (this.closed || !this.watches.has(channel)) return;
-      const connection = await this.connectionFor(channel);
-      this.placed.set(channel, connection);
+      if (this.#closed || !this.#watches.has(channel)) return;
+      const connection = await this.#connectionFor(channel);
+      this.#placed.set(channel, connection);
       try {
         await connection.add(channel);
         // Unwatched while the SUBSCRIBE was in flight: do not leave the subscription behind.
-        if (!this.watches.has(channel)) connection.remove(channel);
+        if (!this.#watches.has(channel)) connection.remove(channel);
         return;
       } catch (error) {
-        if (this.placed.get(channel) === connection) this.placed.delete(channel);
+        if (this.#placed.get(channel) === connection) this.#placed.delete(channel);
         if (!connection.lost || attempt >= 3) throw error;
         await sleep(50 * attempt);
       }
     }
   }
 
-  private async connectionFor(channel: string): Promise<ChannelConnection> {
-    const sharded = await this.isSharded();
+  async #connectionFor(channel: string): Promise<ChannelConnection> {
+    const sharded = await this.#isSharded();
     // close() may have run meanwhile: never open a connection nobody would close.
-    if (this.closed) throw new LockBackendError('redis', 'watch', new Error('backend is closed'));
-    const route = sharded ? this.ownerOf(channel) : ANY;
-    let connection = this.routes.get(route);
+    if (this.#closed) throw new LockClosedError('The redis backend is closed');
+    const route = sharded ? this.#ownerOf(channel) : ANY;
+    let connection = this.#routes.get(route);
     if (connection === undefined) {
-      connection = new ChannelConnection(route, this.open(route), sharded, this.timeoutMs, {
-        onMessage: (c) => this.notify(c),
+      connection = new ChannelConnection(route, this.#open(route), sharded, this.#timeoutMs, {
+        onMessage: (c) => this.#notify(c),
         onRecovered: (channels) => {
-          for (const c of channels) this.notify(c);
+          for (const c of channels) this.#notify(c);
         },
-        onLost: (lost) => this.relocate(lost),
+        onLost: (lost) => this.#relocate(lost),
       });
-      this.routes.set(route, connection);
+      this.#routes.set(route, connection);
     }
     return connection;
   }
@@ -144,33 +149,33 @@ export class ReleaseSubscriber {
    * On a Cluster the probe also serves as the wait for the client to be connected: ioredis holds
    * the INFO until it has loaded the slot map and knows the masters, which routing needs.
    */
-  private isSharded(): Promise<boolean> {
-    this.sharded ??= (async () => {
-      const cluster = this.source;
+  #isSharded(): Promise<boolean> {
+    this.#sharded ??= (async () => {
+      const cluster = this.#source;
       if (!isClusterClient(cluster)) return false;
-      const info = await new CommandRunner(cluster, this.timeoutMs).run('watch', undefined, () =>
+      const info = await new CommandRunner(cluster, this.#timeoutMs).run('watch', undefined, () =>
         cluster.info('server'),
       );
-      if (this.mode !== 'auto') return this.mode === 'sharded';
+      if (this.#mode !== 'auto') return this.#mode === 'sharded';
       const major = Number(/redis_version:(\d+)/.exec(String(info))?.[1] ?? 0);
       return major >= 7;
     })();
-    const decided = this.sharded;
+    const decided = this.#sharded;
     // A failed probe is retried by the next watch rather than remembered.
     decided.catch(() => {
-      if (this.sharded === decided) this.sharded = undefined;
+      if (this.#sharded === decided) this.#sharded = undefined;
     });
     return decided;
   }
 
-  private masters(): RedisStandaloneLike[] {
-    if (!isClusterClient(this.source)) return [];
-    return this.source.nodes('master');
+  #masters(): RedisStandaloneLike[] {
+    if (!isClusterClient(this.#source)) return [];
+    return this.#source.nodes('master');
   }
 
-  private anyMaster(): RedisStandaloneLike {
-    const masters = this.masters();
-    const node = masters[this.nextNode++ % Math.max(masters.length, 1)];
+  #anyMaster(): RedisStandaloneLike {
+    const masters = this.#masters();
+    const node = masters[this.#nextNode++ % Math.max(masters.length, 1)];
     if (node === undefined) {
       throw new LockBackendError(
         'redis',
@@ -182,8 +187,8 @@ export class ReleaseSubscriber {
   }
 
   /** `host:port` of the master owning the channel's slot, per the cluster client's slot map. */
-  private ownerOf(channel: string): string {
-    const slots = isClusterClient(this.source) ? this.source.slots : undefined;
+  #ownerOf(channel: string): string {
+    const slots = isClusterClient(this.#source) ? this.#source.slots : undefined;
     const owner = slots?.[keySlot(channel)]?.[0];
     if (owner === undefined) {
       throw new LockBackendError(
@@ -195,7 +200,7 @@ export class ReleaseSubscriber {
     return owner;
   }
 
-  private open(route: string): RedisSubscriberLike {
+  #open(route: string): RedisSubscriberLike {
     const base: SubscriberOverrides = {
       autoResubscribe: false,
       enableOfflineQueue: true,
@@ -210,16 +215,16 @@ export class ReleaseSubscriber {
       // the release script publishes to, which travels in ARGV.
       keyPrefix: '',
     };
-    if (!isClusterClient(this.source)) {
-      return this.source.duplicate({
+    if (!isClusterClient(this.#source)) {
+      return this.#source.duplicate({
         ...base,
         retryStrategy: (times) => Math.min(times * 50, 1_000),
       });
     }
     const node =
       route === ANY
-        ? this.anyMaster()
-        : this.masters().find((n) => `${n.options.host}:${n.options.port}` === route);
+        ? this.#anyMaster()
+        : this.#masters().find((n) => `${n.options.host}:${n.options.port}` === route);
     if (node === undefined) {
       throw new LockBackendError('redis', 'watch', new Error(`no cluster master at ${route}`));
     }
@@ -228,38 +233,38 @@ export class ReleaseSubscriber {
   }
 
   /** A connection is gone for good: put its channels where they live now, then wake watchers. */
-  private relocate(lost: ChannelConnection): void {
+  #relocate(lost: ChannelConnection): void {
     // Already handled: closed by us (backend close, or an earlier `moved`), then `end` followed.
     if (lost.lost) return;
-    if (this.routes.get(lost.route) === lost) this.routes.delete(lost.route);
+    if (this.#routes.get(lost.route) === lost) this.#routes.delete(lost.route);
     lost.close();
-    if (this.closed) return;
-    if (isClusterClient(this.source)) this.source.refreshSlotsCache?.();
+    if (this.#closed) return;
+    if (isClusterClient(this.#source)) this.#source.refreshSlotsCache?.();
     for (const channel of lost.channels) {
-      if (this.placed.get(channel) === lost) this.placed.delete(channel);
-      void this.replace(channel);
+      if (this.#placed.get(channel) === lost) this.#placed.delete(channel);
+      void this.#replace(channel);
     }
   }
 
-  private async replace(channel: string): Promise<void> {
+  async #replace(channel: string): Promise<void> {
     for (
       let delay = 100;
-      !this.closed && this.watches.has(channel);
+      !this.#closed && this.#watches.has(channel);
       delay = Math.min(delay * 2, 2_000)
     ) {
       await sleep(delay);
       try {
-        await this.place(channel);
+        await this.#place(channel);
         break;
       } catch {
         // Keep trying while someone watches; the core's safety re-check covers the gap.
       }
     }
-    this.notify(channel);
+    this.#notify(channel);
   }
 
-  private notify(channel: string): void {
-    const entry = this.watches.get(channel);
+  #notify(channel: string): void {
+    const entry = this.#watches.get(channel);
     if (entry === undefined) return;
     for (const listener of [...entry.listeners]) {
       try {

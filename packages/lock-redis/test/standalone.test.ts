@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { LockArgumentError, LockBackendError } from '@dlock/lock-core';
+import { LockArgumentError, LockBackendError, LockClosedError } from '@dlock/lock-core';
 import { runConformance } from '@dlock/lock-core/testing';
 import { requireSharedRedis, SHARED_REDIS, uniquePrefix, waitUntil } from '@dlock/test-utils';
 import { Redis } from 'ioredis';
@@ -55,6 +55,28 @@ describe.skipIf(!redis.available)('redis standalone (127.0.0.1:6379, own key pre
       expect(() => redisBackend({ client, waitForReplicas: -1 })).toThrow(LockArgumentError);
       expect(() => redisBackend({ client, fencingRetentionMs: 1.5 })).toThrow(LockArgumentError);
       expect(() => redisBackend({ client: {} as never })).toThrow(LockArgumentError);
+    });
+
+    it('refuses unknown options and URL query parameters, naming them and the known ones', async () => {
+      const client = newClient();
+      expect(() => redisBackend({ client, prefx: 'app:' } as never)).toThrow(
+        /Unknown option "prefx" for redisBackend; known options: client, prefix, commandTimeoutMs/,
+      );
+      await expect(connectBackend(new URL('redis://127.0.0.1:6379?prefx=app:'))).rejects.toThrow(
+        /unknown URL's query parameter "prefx"; known: prefix, pubsub, commandTimeoutMs.*tlsCa.*family/,
+      );
+      await expect(
+        connectBackend(new URL('redis://127.0.0.1:6379'), { prefx: 'app:' }),
+      ).rejects.toThrow(/unknown option "prefx"; known: prefix, pubsub, .*tls$/);
+      // The listed ones pass, and the backend is usable.
+      const backend = await connectBackend(
+        new URL(`redis://127.0.0.1:6379?prefix=${prefix}&db=0`),
+        {
+          commandTimeoutMs: 2_000,
+        },
+      );
+      expect(await backend.inspect('nobody')).toBeNull();
+      await backend.close();
     });
 
     it('close() leaves the user client open and closes only its own subscriber', async () => {
@@ -194,7 +216,8 @@ describe.skipIf(!redis.available)('redis standalone (127.0.0.1:6379, own key pre
       expect(await peer.inspect('via-url')).toMatchObject({ owner: 'o' });
       expect(await backend.release({ key: 'via-url', owner: 'o' })).toBe('released');
       await backend.close();
-      await expect(backend.inspect('via-url')).rejects.toSatisfy(LockBackendError.isInstance);
+      // A closed backend refuses, whether or not its client is gone.
+      await expect(backend.inspect('via-url')).rejects.toSatisfy(LockClosedError.isInstance);
     });
 
     it('rejects other schemes and bad numeric options', async () => {

@@ -1,4 +1,5 @@
-import { LockArgumentError, type LockBackend } from '@dlock/lock-core';
+import { LockArgumentError } from '@dlock/lock-core';
+import type { LockBackend } from '@dlock/lock-core/spi';
 import type { SqliteBackendOptions } from './options.js';
 import { sqliteBackend } from './sqlite-backend.js';
 
@@ -28,7 +29,11 @@ export async function connectBackend(
     if (name === 'tablePrefix' || name === 'synchronous' || name === 'driver')
       fromQuery[name] = value;
     else if (name === 'busyTimeoutMs') fromQuery[name] = Number(value);
-    else throw new LockArgumentError(`Unknown sqlite: URL parameter "${name}"`);
+    else {
+      throw new LockArgumentError(
+        `connect('sqlite:…'): unknown URL's query parameter "${name}"; known: tablePrefix, busyTimeoutMs, synchronous`,
+      );
+    }
   }
   const path = decodeURIComponent(url.pathname);
   return sqliteBackend({

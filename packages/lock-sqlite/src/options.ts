@@ -1,4 +1,5 @@
 import { LockArgumentError } from '@dlock/lock-core';
+import { durationMs, rejectUnknownOptions } from '@dlock/lock-core/spi';
 import {
   type BetterSqlite3DatabaseLike,
   isBetterSqlite3Database,
@@ -75,7 +76,7 @@ export interface ResolvedOptions {
   readonly clock: () => number;
 }
 
-const KNOWN = new Set([
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'path',
   'database',
   'driver',
@@ -91,10 +92,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new LockArgumentError('sqliteBackend() options must be an object');
   }
-  const o = options as Record<string, unknown>;
-  for (const name of Object.keys(o)) {
-    if (!KNOWN.has(name)) throw new LockArgumentError(`Unknown option "${name}" for sqliteBackend`);
-  }
+  const o = rejectUnknownOptions('sqliteBackend', options, KNOWN_OPTIONS);
   if (o.path !== undefined && o.database !== undefined) {
     throw new LockArgumentError('Pass either path or database to sqliteBackend, not both');
   }
@@ -123,15 +121,9 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       `sqliteBackend tablePrefix must be letters, digits and _ (not starting with a digit), got ${JSON.stringify(tablePrefix)}`,
     );
   }
-  const busyTimeoutMs = o.busyTimeoutMs ?? 5_000;
-  if (
-    typeof busyTimeoutMs !== 'number' ||
-    !Number.isInteger(busyTimeoutMs) ||
-    busyTimeoutMs < 0 ||
-    busyTimeoutMs > 2 ** 31 - 1
-  ) {
-    throw new LockArgumentError('sqliteBackend busyTimeoutMs must be a non-negative integer');
-  }
+  const busyTimeoutMs = durationMs('sqliteBackend: busyTimeoutMs', o.busyTimeoutMs ?? 5_000, {
+    min: 0,
+  });
   const synchronous = o.synchronous ?? 'full';
   if (synchronous !== 'full' && synchronous !== 'normal') {
     throw new LockArgumentError(`sqliteBackend synchronous must be 'full' or 'normal'`);

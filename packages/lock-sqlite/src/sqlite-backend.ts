@@ -1,13 +1,14 @@
 import { resolve } from 'node:path';
+import { LockBackendError, LockClosedError } from '@dlock/lock-core';
 import {
   type AcquireRequest,
   type AcquireResult,
   type LockBackend,
-  LockBackendError,
   type LockState,
   type OwnerRef,
   type ReleaseResult,
-} from '@dlock/lock-core';
+  SPECIFICATION_VERSION,
+} from '@dlock/lock-core/spi';
 import { isBetterSqlite3Database, wrapBetterSqlite3 } from './better-sqlite3-connection.js';
 import { defaultDatabasePath, SHARED_DEFAULT_PATH } from './default-path.js';
 import { createLister } from './list.js';
@@ -58,14 +59,15 @@ export function sqliteBackend(options: SqliteBackendOptions = {}): LockBackend {
     throw new LockBackendError('sqlite', 'open', error);
   }
   try {
-    return buildBackend(db, owned, o.tablePrefix, o.clock);
+    return createSqliteBackend(db, owned, o.tablePrefix, o.clock);
   } catch (error) {
     if (owned) db.close();
     throw new LockBackendError('sqlite', 'open', error);
   }
 }
 
-function buildBackend(
+/** The one constructor: a backend on an open database (`owned`: close it in `close()`). */
+function createSqliteBackend(
   db: SqliteConnection,
   owned: boolean,
   prefix: string,
@@ -174,8 +176,8 @@ function buildBackend(
   let closed = false;
   // Runs one synchronous step as a settled promise: the SPI's methods never throw synchronously.
   const run = <T>(operation: string, key: string | undefined, step: () => T): Promise<T> => {
+    if (closed) return Promise.reject(new LockClosedError('The sqlite backend is closed'));
     try {
-      if (closed) throw new Error('the sqlite backend is closed');
       return Promise.resolve(step());
     } catch (error) {
       return Promise.reject(new LockBackendError('sqlite', operation, error, key));
@@ -188,6 +190,7 @@ function buildBackend(
   sweep.run(clock());
 
   return {
+    specificationVersion: SPECIFICATION_VERSION,
     name: 'sqlite',
     capabilities: {
       watch: false,

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { runConformance } from '@dlock/lock-core/testing';
+import { runBackendSpiSuite, runConformance } from '@dlock/lock-core/testing';
 import { makeTempDir } from '@dlock/test-utils';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { sqliteBackend } from '../src/index.js';
@@ -25,4 +25,10 @@ runConformance({
       }
     },
   },
+});
+
+runBackendSpiSuite({
+  name: 'sqlite',
+  createBackend: () => sqliteBackend({ path }),
+  runner: { describe, it, beforeAll, afterAll },
 });

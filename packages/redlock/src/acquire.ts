@@ -1,9 +1,5 @@
-import {
-  type AcquireRequest,
-  type AcquireResult,
-  type Granted,
-  LockBackendError,
-} from '@dlock/lock-core';
+import { LockBackendError } from '@dlock/lock-core';
+import type { AcquireRequest, AcquireResult, Granted } from '@dlock/lock-core/spi';
 import {
   COMMANDS,
   decodeAcquireReply,

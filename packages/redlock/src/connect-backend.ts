@@ -1,13 +1,8 @@
-import {
-  LockArgumentError,
-  type LockBackend,
-  LockBackendError,
-  tlsSettings,
-  urlSettings,
-} from '@dlock/lock-core';
+import { LockArgumentError, LockBackendError } from '@dlock/lock-core';
+import { type LockBackend, TLS_URL_PARAMS, tlsSettings, urlSettings } from '@dlock/lock-core/spi';
 import type { RedlockClientLike } from './client-types.js';
 import { RedlockNodeError } from './errors.js';
-import type { RedlockBackendOptions } from './options.js';
+import { nodeAddress, type RedlockBackendOptions, refuseDuplicateNodes } from './options.js';
 import { createRedlockBackend } from './redlock-backend.js';
 
 type BackendSettings = Omit<RedlockBackendOptions, 'clients'>;
@@ -44,7 +39,7 @@ function parseNodes(url: URL): NodeAddress[] {
       'connect: a redlock URL lists its nodes, as in redlock:h1:6379,h2:6379,h3:6379',
     );
   }
-  return list.split(',').map((entry) => {
+  const nodes = list.split(',').map((entry) => {
     const match = /^(\[[^\]]+\]|[^:[\]]+)(?::(\d+))?$/.exec(entry.trim());
     if (!match) throw new LockArgumentError(`connect: bad redlock node "${entry}"`);
     const host = match[1]!.replace(/^\[(.*)\]$/, '$1');
@@ -54,6 +49,8 @@ function parseNodes(url: URL): NodeAddress[] {
     }
     return { host, port };
   });
+  refuseDuplicateNodes(nodes.map(({ host, port }) => nodeAddress(host, port)));
+  return nodes;
 }
 
 /**
@@ -62,7 +59,8 @@ function parseNodes(url: URL): NodeAddress[] {
  * `restartQuarantineMs`, and for the
  * connections `username`, `password`, `db` and `tls=true`, and lock-core's shared TLS options
  * (`backend: { tls: { ca, cert, key, servername } }` or `tlsCa`, `tlsCert`, `tlsKey`,
- * `tlsServername`, which imply `tls=true`). Creates one ioredis client per node
+ * `tlsServername`, which imply `tls=true`). Any other parameter or option, and a node listed twice,
+ * is a `LockArgumentError` before any I/O. Creates one ioredis client per node
  * (fail-fast: no offline queue) and closes them in `close()`. ioredis is loaded lazily.
  */
 export async function connectBackend(
@@ -78,6 +76,8 @@ export async function connectBackend(
   const settings = urlSettings(url, options, {
     strings: ['prefix'],
     numbers: NUMERIC,
+    options: ['tls'],
+    query: ['username', 'password', 'db', 'tls', ...TLS_URL_PARAMS],
   }) as BackendSettings;
   const query = url.searchParams;
   const tls = tlsSettings(url, options);

@@ -1,4 +1,4 @@
-import type { AcquireRequest, ExtendResult } from '@dlock/lock-core';
+import type { AcquireRequest, ExtendResult } from '@dlock/lock-core/spi';
 import { COMMANDS, lockKeys } from '@dlock/lock-redis/internals';
 import { quorumError } from './errors.js';
 import { answers, onAllNodes } from './fan-out.js';

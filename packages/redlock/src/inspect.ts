@@ -1,4 +1,4 @@
-import type { LockState } from '@dlock/lock-core';
+import type { LockState } from '@dlock/lock-core/spi';
 import {
   COMMANDS,
   decodeInspectReply,

@@ -1,4 +1,5 @@
 import { LockArgumentError } from '@dlock/lock-core';
+import { durationMs, rejectUnknownOptions } from '@dlock/lock-core/spi';
 import type { RedlockClientLike } from './client-types.js';
 
 export interface RedlockBackendOptions {
@@ -70,34 +71,46 @@ export interface ResolvedOptions {
   readonly fencingRetentionMs: number;
 }
 
-const MAX_TIMEOUT = 2 ** 31 - 1;
+const KNOWN_OPTIONS: ReadonlySet<keyof RedlockBackendOptions> = new Set([
+  'clients',
+  'prefix',
+  'driftFactor',
+  'nodeTimeoutMs',
+  'subscribeTimeoutMs',
+  'restartQuarantineMs',
+  'fencingRetentionMs',
+]);
 
-function timeout(name: string, value: number): number {
-  if (!Number.isInteger(value) || value <= 0 || value > MAX_TIMEOUT) {
-    throw new LockArgumentError(
-      `redlockBackend: ${name} must be a positive integer, got ${String(value)}`,
-    );
+/** `host:port` of an ioredis client, when it says (`client.options`); else `undefined`. */
+function addressOf(client: RedlockClientLike): string | undefined {
+  const { host, port } = (client as { options?: { host?: unknown; port?: unknown } }).options ?? {};
+  if (typeof host !== 'string' || (typeof port !== 'number' && typeof port !== 'string')) {
+    return undefined;
   }
-  return value;
+  return nodeAddress(host, Number(port));
 }
 
-function quarantine(value: number): number {
-  if (!Number.isInteger(value) || value < 0 || value > MAX_TIMEOUT) {
-    throw new LockArgumentError(
-      `redlockBackend: restartQuarantineMs must be a non-negative integer, got ${String(value)}`,
-    );
-  }
-  return value;
+/** How two node addresses are compared: host names ignore case, IPv6 brackets are dropped. */
+export function nodeAddress(host: string, port: number): string {
+  return `${host.replace(/^\[(.*)\]$/, '$1').toLowerCase()}:${port}`;
 }
 
-function retention(value: number): number {
-  if (value === Number.POSITIVE_INFINITY) return 0;
-  if (!Number.isInteger(value) || value <= 0 || value > Number.MAX_SAFE_INTEGER) {
-    throw new LockArgumentError(
-      `redlockBackend: fencingRetentionMs must be a positive integer or Infinity, got ${String(value)}`,
-    );
+/**
+ * Refuses a node listed twice: it would cast two votes, so a "majority" could be fewer servers
+ * than Redlock's safety argument needs (with 3 entries, 2 of them one server, that server alone
+ * would grant every lock).
+ */
+export function refuseDuplicateNodes(addresses: readonly (string | undefined)[]): void {
+  const seen = new Set<string>();
+  for (const address of addresses) {
+    if (address === undefined) continue;
+    if (seen.has(address)) {
+      throw new LockArgumentError(
+        `redlockBackend: the node ${address} is listed twice; each entry must be a different Redis master (a repeated node would vote twice)`,
+      );
+    }
+    seen.add(address);
   }
-  return value;
 }
 
 function isClient(value: unknown): value is RedlockClientLike {
@@ -113,6 +126,7 @@ function isClient(value: unknown): value is RedlockClientLike {
 
 /** Applies defaults and rejects bad options before any I/O. */
 export function resolveOptions(options: RedlockBackendOptions): ResolvedOptions {
+  rejectUnknownOptions('redlockBackend', options, KNOWN_OPTIONS);
   const clients = options?.clients;
   if (!Array.isArray(clients) || clients.length < 3) {
     throw new LockArgumentError(
@@ -129,6 +143,7 @@ export function resolveOptions(options: RedlockBackendOptions): ResolvedOptions 
       'redlockBackend: `clients` contains the same client twice; each node needs its own client',
     );
   }
+  refuseDuplicateNodes(clients.map(addressOf));
   const prefix = options.prefix ?? 'dlock:';
   if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
     throw new LockArgumentError(
@@ -145,9 +160,25 @@ export function resolveOptions(options: RedlockBackendOptions): ResolvedOptions 
     clients: [...clients],
     prefix,
     driftFactor,
-    nodeTimeoutMs: timeout('nodeTimeoutMs', options.nodeTimeoutMs ?? 50),
-    subscribeTimeoutMs: timeout('subscribeTimeoutMs', options.subscribeTimeoutMs ?? 2_000),
-    restartQuarantineMs: quarantine(options.restartQuarantineMs ?? 0),
+    nodeTimeoutMs: durationMs('redlockBackend: nodeTimeoutMs', options.nodeTimeoutMs ?? 50),
+    subscribeTimeoutMs: durationMs(
+      'redlockBackend: subscribeTimeoutMs',
+      options.subscribeTimeoutMs ?? 2_000,
+    ),
+    restartQuarantineMs: durationMs(
+      'redlockBackend: restartQuarantineMs',
+      options.restartQuarantineMs ?? 0,
+      { min: 0 },
+    ),
     fencingRetentionMs: retention(options.fencingRetentionMs ?? 86_400_000),
   };
+}
+
+/** Infinity keeps counters forever: 0 is the value lock-redis's scripts understand. */
+function retention(value: number): number {
+  const ms = durationMs('redlockBackend: fencingRetentionMs', value, {
+    max: Number.MAX_SAFE_INTEGER,
+    infinity: true,
+  });
+  return ms === Number.POSITIVE_INFINITY ? 0 : ms;
 }

@@ -1,4 +1,10 @@
-import type { BackendCapabilities, LockBackend } from '@dlock/lock-core';
+import { LockClosedError } from '@dlock/lock-core';
+import {
+  type BackendCapabilities,
+  type LockBackend,
+  monotonicNow,
+  SPECIFICATION_VERSION,
+} from '@dlock/lock-core/spi';
 import { acquireOnQuorum } from './acquire.js';
 import { extendOnQuorum } from './extend.js';
 import { extendManyOnQuorum } from './extend-many.js';
@@ -45,7 +51,8 @@ export function createRedlockBackend(
   onClose: (() => Promise<void>) | undefined,
 ): LockBackend {
   const resolved = resolveOptions(options);
-  const now = () => performance.now();
+  // The lease clock: a suspend of this machine counts against the validity, as it must.
+  const now = monotonicNow;
   const nodes = resolved.clients.map((client, index) =>
     createNode(client, index, resolved.subscribeTimeoutMs, resolved.restartQuarantineMs, now),
   );
@@ -59,18 +66,23 @@ export function createRedlockBackend(
     now,
   };
   let closed: Promise<void> | undefined;
+  /** Every operation refuses once `close()` was called (the clients stay the user's). */
+  const open = <T>(run: () => Promise<T>): Promise<T> =>
+    closed ? Promise.reject(new LockClosedError('The redlock backend is closed')) : run();
   return {
+    specificationVersion: SPECIFICATION_VERSION,
     name: 'redlock',
     capabilities: CAPABILITIES,
-    tryAcquire: (request) => acquireOnQuorum(quorum, request),
-    extend: (request) => extendOnQuorum(quorum, request),
-    extendMany: (requests) => extendManyOnQuorum(quorum, requests),
-    release: (request) => releaseOnQuorum(quorum, request),
-    inspect: (key) => inspectOnQuorum(quorum, key),
-    forceRelease: (key) => forceReleaseOnQuorum(quorum, key),
-    list: (request) => listOnQuorum(quorum, request),
+    tryAcquire: (request) => open(() => acquireOnQuorum(quorum, request)),
+    extend: (request) => open(() => extendOnQuorum(quorum, request)),
+    extendMany: (requests) => open(() => extendManyOnQuorum(quorum, requests)),
+    release: (request) => open(() => releaseOnQuorum(quorum, request)),
+    inspect: (key) => open(() => inspectOnQuorum(quorum, key)),
+    forceRelease: (key) => open(() => forceReleaseOnQuorum(quorum, key)),
+    list: (request) => open(() => listOnQuorum(quorum, request)),
     // Copies of one release from different nodes arrive within about a node timeout of each other.
-    watch: (key, onRelease) => watchOnQuorum(quorum, key, onRelease, resolved.nodeTimeoutMs),
+    watch: (key, onRelease) =>
+      open(() => watchOnQuorum(quorum, key, onRelease, resolved.nodeTimeoutMs)),
     close() {
       closed ??= (async () => {
         for (const node of nodes) node.close();

@@ -1,4 +1,4 @@
-import type { OwnerRef, ReleaseResult } from '@dlock/lock-core';
+import type { OwnerRef, ReleaseResult } from '@dlock/lock-core/spi';
 import { COMMANDS, decodeReleaseReply, type LockKeys, lockKeys } from '@dlock/lock-redis/internals';
 import { quorumError } from './errors.js';
 import { answers, onAllNodes } from './fan-out.js';

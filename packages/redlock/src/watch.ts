@@ -1,4 +1,4 @@
-import type { WatchHandle } from '@dlock/lock-core';
+import type { WatchHandle } from '@dlock/lock-core/spi';
 import { lockKeys } from '@dlock/lock-redis/internals';
 import { quorumError } from './errors.js';
 import type { NodeOutcome } from './fan-out.js';

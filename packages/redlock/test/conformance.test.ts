@@ -1,4 +1,4 @@
-import { runConformance } from '@dlock/lock-core/testing';
+import { runBackendSpiSuite, runConformance } from '@dlock/lock-core/testing';
 import { lockKeys } from '@dlock/lock-redis/internals';
 import { requireRedisBinaries } from '@dlock/test-utils';
 import type { Redis } from 'ioredis';
@@ -17,17 +17,22 @@ describe.skipIf(!binaries.available)('redlock over 5 redis-server nodes', () => 
     await nodes?.dispose();
   });
 
+  // New clients per backend: each backend is like another process on the same five nodes.
+  const createBackend = async () =>
+    redlockBackend({
+      clients: await nodes.clients(),
+      prefix: 'kit:',
+      // Generous for a shared, noisy test machine; the kit's TTL is 250 ms.
+      nodeTimeoutMs: 100,
+    });
+  const runner = { describe, it, beforeAll, afterAll };
+
+  runBackendSpiSuite({ name: 'redlock (5 nodes)', createBackend, runner });
+
   runConformance({
     name: 'redlock (5 nodes)',
-    // New clients per backend: each backend is like another process on the same five nodes.
-    createBackend: async () =>
-      redlockBackend({
-        clients: await nodes.clients(),
-        prefix: 'kit:',
-        // Generous for a shared, noisy test machine; the kit's TTL is 250 ms.
-        nodeTimeoutMs: 100,
-      }),
-    runner: { describe, it, beforeAll, afterAll },
+    createBackend,
+    runner,
     // Every node forgets the counter: the nodes' time floors alone must keep tokens increasing.
     faults: {
       loseFencingState: async (key) => {

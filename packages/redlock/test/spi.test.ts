@@ -3,6 +3,7 @@ import {
   LockArgumentError,
   type LockBackend,
   LockBackendError,
+  LockClosedError,
 } from '@dlock/lock-core';
 import { redisBackend } from '@dlock/lock-redis';
 import { lockKeys } from '@dlock/lock-redis/internals';
@@ -242,7 +243,7 @@ describe.skipIf(!binaries.available)('redlock SPI semantics over 5 nodes', () =>
       expect(await peer.inspect('via-url')).toMatchObject({ owner: 'o' });
       expect(await backend.release({ key: 'via-url', owner: 'o' })).toBe('released');
       await backend.close();
-      await expect(backend.inspect('via-url')).rejects.toSatisfy(LockBackendError.isInstance);
+      await expect(backend.inspect('via-url')).rejects.toSatisfy(LockClosedError.isInstance);
     });
 
     it('rejects other schemes, missing nodes and bad options', async () => {

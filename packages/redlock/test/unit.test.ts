@@ -4,12 +4,14 @@ import { type RedlockClientLike, redlockBackend } from '../src/index.js';
 import { ReleaseCoalescer } from '../src/release-coalescer.js';
 import { driftMs, rankedDescending, validityMs } from '../src/validity.js';
 
+let nextPort = 1;
+
 /** Enough of an ioredis client for option validation (no I/O happens before a call). */
 function fakeClient(overrides: Record<string, unknown> = {}): RedlockClientLike {
   return {
     status: 'ready',
     isCluster: false,
-    options: { host: '127.0.0.1', port: 1 },
+    options: { host: '127.0.0.1', port: nextPort++ },
     defineCommand() {},
     duplicate() {
       throw new Error('not in unit tests');
@@ -70,6 +72,50 @@ describe('options', () => {
     expect(backend.name).toBe('redlock');
     expect(backend.capabilities).toMatchObject({ watch: true, nativeWait: false });
     await backend.close();
+  });
+});
+
+describe('duplicate nodes and unknown options', () => {
+  it('refuses the same server listed twice, as two clients or twice in a URL', async () => {
+    const twin = (port: number, host = '127.0.0.1') => fakeClient({ options: { host, port } });
+    expect(() => redlockBackend({ clients: [twin(7001), twin(7002), twin(7001)] })).toThrow(
+      /the node 127\.0\.0\.1:7001 is listed twice/,
+    );
+    expect(() =>
+      redlockBackend({ clients: [twin(7001, 'Redis-A'), twin(7002), twin(7001, 'redis-a')] }),
+    ).toThrow(LockArgumentError);
+    // The same client object twice is refused too (before addresses are compared).
+    const same = fakeClient();
+    expect(() => redlockBackend({ clients: [same, fakeClient(), same] })).toThrow(
+      /the same client twice/,
+    );
+    const { connectBackend } = await import('../src/index.js');
+    for (const url of [
+      'redlock:127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7001',
+      'redlock:127.0.0.1,127.0.0.1:6379,127.0.0.2',
+      'redlock:[::1]:7001,127.0.0.1,[::1]:7001',
+    ]) {
+      await expect(connectBackend(new URL(url)), url).rejects.toThrow(/listed twice/);
+    }
+  });
+
+  it('refuses unknown options and URL parameters, naming the known ones', async () => {
+    expect(() =>
+      redlockBackend({ clients: [fakeClient(), fakeClient(), fakeClient()], prefx: 'a' } as never),
+    ).toThrow(
+      /Unknown option "prefx" for redlockBackend; known options: clients, prefix, driftFactor/,
+    );
+    const { connectBackend } = await import('../src/index.js');
+    await expect(
+      connectBackend(new URL('redlock:127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003?prefx=a')),
+    ).rejects.toThrow(
+      /unknown URL's query parameter "prefx"; known: prefix, driftFactor, .*password/,
+    );
+    await expect(
+      connectBackend(new URL('redlock:127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003'), {
+        prefx: 'a',
+      }),
+    ).rejects.toThrow(/unknown option "prefx"; known: prefix, .*tls/);
   });
 });
 

@@ -1,15 +1,17 @@
-import type {
-  AcquireRequest,
-  AcquireResult,
-  ListPage,
-  ListRequest,
-  LockBackend,
-  LockState,
-  OwnerRef,
-  ReleaseResult,
-  WatchHandle,
+import {
+  type AcquireRequest,
+  type AcquireResult,
+  type ListPage,
+  type ListRequest,
+  type LockBackend,
+  type LockState,
+  type OwnerRef,
+  type ReleaseResult,
+  SPECIFICATION_VERSION,
+  type WatchHandle,
 } from '../backend.js';
-import { LockArgumentError } from '../errors.js';
+import { LockArgumentError, LockClosedError } from '../errors.js';
+import { rejectUnknownOptions } from '../option-validators.js';
 import { listMemory } from './memory-list.js';
 import { type MemoryClock, MemoryStore } from './memory-store.js';
 
@@ -32,20 +34,24 @@ export interface MemoryBackendOptions {
  * tests and single-process programs; it coordinates nothing across processes.
  */
 export function memoryBackend(options: MemoryBackendOptions = {}): LockBackend {
-  for (const name of Object.keys(options)) {
-    if (name !== 'store' && name !== 'clock')
-      throw new LockArgumentError(`Unknown option "${name}" for memoryBackend`);
-  }
+  rejectUnknownOptions('memoryBackend', options, KNOWN_OPTIONS);
   if (options.store && options.clock)
     throw new LockArgumentError('Pass either store or clock to memoryBackend, not both');
-  const store = options.store ?? new MemoryStore(options.clock);
+  return createMemoryBackend(options.store ?? new MemoryStore(options.clock));
+}
+
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['store', 'clock']);
+
+/** @internal The one constructor: a backend on `store`, options already checked. */
+function createMemoryBackend(store: MemoryStore): LockBackend {
   const unsubscribers = new Set<() => void>();
   let closed = false;
   const open = (): void => {
-    if (closed) throw new Error('memory backend is closed');
+    if (closed) throw new LockClosedError('The memory backend is closed');
   };
 
   return {
+    specificationVersion: SPECIFICATION_VERSION,
     name: 'memory',
     capabilities: {
       watch: true,

@@ -1,6 +1,10 @@
 /**
  * The conformance kit: the behaviour every backend must show, as one suite an adapter runs with
- * its own test runner (`@dlock/lock-core/testing`).
+ * its own test runner (`@dlock/lock-core/testing`). Two suites, as keyv publishes: the
+ * client-level `runConformance` (the semantics users rely on, through `createLockClient`) and the
+ * adapter-level `runBackendSpiSuite` (the contract of `backend.ts`, on the backend's methods).
+ * Every adapter runs both. The suites cite "Semantics N": the numbered list "Semantics every
+ * backend promises" in docs/guarantees.md.
  *
  * ```ts
  * import { describe, it, beforeAll, afterAll } from 'vitest';
@@ -24,6 +28,11 @@ import { shutdownSuite } from './suite-shutdown.js';
 import { waitingSuite } from './suite-waiting.js';
 import { watchdogSuite } from './suite-watchdog.js';
 
+export {
+  type BackendSpiSuiteOptions,
+  runBackendSpiSuite,
+  SPI_SUITE_KEYS,
+} from './backend-spi-suite.js';
 export type {
   BackendTraits,
   ConformanceFaults,

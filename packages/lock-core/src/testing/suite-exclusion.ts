@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Kit } from './kit.js';
 
-/** Semantics 1 and 6: one holder at a time; fencing tokens strictly increase across holders. */
+/** [Semantics 1 and 6](../../../../docs/guarantees.md#semantics-every-backend-promises): one holder at a time; fencing tokens strictly increase across holders. */
 export function exclusionSuite(kit: Kit): void {
   const { it } = kit.runner;
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { LockError, LockLostError, LockNotHeldError } from '../errors.js';
 import type { Kit } from './kit.js';
 
-/** Semantics 2 and 3: abandoned locks expire; only the holder's token releases or extends. */
+/** [Semantics 2 and 3](../../../../docs/guarantees.md#semantics-every-backend-promises): abandoned locks expire; only the holder's token releases or extends. */
 export function expirySuite(kit: Kit): void {
   const { it } = kit.runner;
 

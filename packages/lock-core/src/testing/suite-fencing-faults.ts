@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { Kit } from './kit.js';
 
 /**
- * Semantics 6 under faults: a key's fencing tokens never repeat or go back, even after the
+ * [Semantics 6](../../../../docs/guarantees.md#semantics-every-backend-promises) under faults: a key's fencing tokens never repeat or go back, even after the
  * server forgot the key's counter (the adapter's `loseFencingState` fault). Registered only when
  * the adapter provides that fault.
  */

@@ -135,6 +135,7 @@ function counting(inner: LockBackend): { backend: LockBackend; calls: { count: n
       return fn(...args);
     };
   const backend: LockBackend = {
+    specificationVersion: inner.specificationVersion,
     name: inner.name,
     capabilities: inner.capabilities,
     tryAcquire: wrap((r) => inner.tryAcquire(r)),

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { LockArgumentError, LockClosedError } from '../errors.js';
+import { LockArgumentError, LockClosedError, LockUnsupportedError } from '../errors.js';
 import type { ListedLock, ListOptions } from '../list.js';
 import type { LockClient } from '../types.js';
 import { eventually, type Kit } from './kit.js';
@@ -33,7 +33,7 @@ export function listSuite(kit: Kit): void {
     const client = await kit.client({ clientId: 'kit-lister' });
     const base = kit.key('ls-basic:');
     if (!kit.capabilities?.list) {
-      assert.throws(() => client.list(base), LockArgumentError);
+      assert.throws(() => client.list(base), LockUnsupportedError);
       return;
     }
     const plain = await client.acquire(`${base}plain`, { ttlMs: HELD_MS });

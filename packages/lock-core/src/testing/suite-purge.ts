@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { LockArgumentError } from '../errors.js';
+import { LockUnsupportedError } from '../errors.js';
 import type { Kit } from './kit.js';
 
 /**
  * `purge(key)`: what a free key left on the server is deleted, a held key is left alone, and the
  * key's later tokens still exceed every earlier one. A backend without the operation must say so
- * with `LockArgumentError`.
+ * with `LockUnsupportedError`.
  */
 export function purgeSuite(kit: Kit): void {
   const { it } = kit.runner;
@@ -14,7 +14,7 @@ export function purgeSuite(kit: Kit): void {
     const [a, b] = [await kit.client(), await kit.client()];
     if (typeof (await kit.backend()).purge !== 'function') {
       // No purge: the client says so, as a bad call, before any I/O.
-      await assert.rejects(a.purge(kit.key('purge')), (e) => LockArgumentError.isInstance(e));
+      await assert.rejects(a.purge(kit.key('purge')), (e) => LockUnsupportedError.isInstance(e));
       return;
     }
     const key = kit.key('purge');

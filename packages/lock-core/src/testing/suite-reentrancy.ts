@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { outsideReentryScopes } from '../owner.js';
 import type { Kit } from './kit.js';
 
-/** Semantics 4: re-entry within one `using` scope and client, and nowhere else unless asked. */
+/** [Semantics 4](../../../../docs/guarantees.md#semantics-every-backend-promises): re-entry within one `using` scope and client, and nowhere else unless asked. */
 export function reentrancySuite(kit: Kit): void {
   const { it } = kit.runner;
 

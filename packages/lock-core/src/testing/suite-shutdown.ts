@@ -3,7 +3,7 @@ import { createLockClient } from '../client.js';
 import { LockLostError } from '../errors.js';
 import { eventually, type Kit, sleep } from './kit.js';
 
-/** Semantics 8: close() frees what the client owns and leaves nothing running. */
+/** [Semantics 8](../../../../docs/guarantees.md#semantics-every-backend-promises): close() frees what the client owns and leaves nothing running. */
 export function shutdownSuite(kit: Kit): void {
   const { it } = kit.runner;
 

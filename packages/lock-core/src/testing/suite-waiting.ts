@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { LockArgumentError, LockClosedError, LockTimeoutError } from '../errors.js';
+import { LockClosedError, LockTimeoutError, LockUnsupportedError } from '../errors.js';
 import type { WaitStrategy } from '../types.js';
 import { type Kit, sleep } from './kit.js';
 
-/** Semantics 7: waits end by grant, timeout or abort; a release hands the lock to the next waiter. */
+/** [Semantics 7](../../../../docs/guarantees.md#semantics-every-backend-promises): waits end by grant, timeout or abort; a release hands the lock to the next waiter. */
 export function waitingSuite(kit: Kit): void {
   const { it } = kit.runner;
   const strategies: readonly WaitStrategy[] = ['native', 'watch', 'poll'];
@@ -34,7 +34,7 @@ export function waitingSuite(kit: Kit): void {
         await lock.release();
       } else {
         await assert.rejects(client.acquire(key, { strategy }), (e: unknown) =>
-          LockArgumentError.isInstance(e),
+          LockUnsupportedError.isInstance(e),
         );
       }
     });

@@ -3,7 +3,7 @@ import { LockLostError } from '../errors.js';
 import type { Lock } from '../types.js';
 import { eventually, type Kit, sleep } from './kit.js';
 
-/** Semantics 5: a live holder keeps its lock; a holder that cannot renew learns it in time. */
+/** [Semantics 5](../../../../docs/guarantees.md#semantics-every-backend-promises): a live holder keeps its lock; a holder that cannot renew learns it in time. */
 export function watchdogSuite(kit: Kit): void {
   const { it } = kit.runner;
 

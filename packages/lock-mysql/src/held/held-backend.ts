@@ -1,14 +1,15 @@
+import { LockClosedError } from '@dlock/lock-core';
 import {
   type AcquireRequest,
   type AcquireResult,
   type LockBackend,
-  LockClosedError,
   type LockState,
   monotonicNow,
   type NativeWaitRequest,
   type OwnerRef,
   type ReleaseResult,
-} from '@dlock/lock-core';
+  SPECIFICATION_VERSION,
+} from '@dlock/lock-core/spi';
 import { isConnectionGone } from '../driver-errors.js';
 import type { MysqlPoolConnection, OwnedMysqlPool } from '../pool-types.js';
 import { BACKEND_NAME, type SqlRunner } from '../sql-runner.js';
@@ -139,6 +140,7 @@ export function heldBackend(
   };
 
   const backend: LockBackend = {
+    specificationVersion: SPECIFICATION_VERSION,
     name: BACKEND_NAME,
     capabilities: {
       watch: false,
@@ -147,7 +149,8 @@ export function heldBackend(
       batchExtend: false,
     },
 
-    tryAcquire(request: AcquireRequest): Promise<AcquireResult> {
+    async tryAcquire(request: AcquireRequest): Promise<AcquireResult> {
+      assertOpen();
       return tryOnce(request);
     },
 
@@ -160,6 +163,7 @@ export function heldBackend(
     },
 
     async extend(request: AcquireRequest): Promise<boolean> {
+      assertOpen();
       const local = sessions.get(request.key);
       // Held through another backend's connection (a shared owner), or not at all.
       if (local?.owner !== request.owner) return state.extend(request);
@@ -184,6 +188,7 @@ export function heldBackend(
     },
 
     async release(ref: OwnerRef): Promise<ReleaseResult> {
+      assertOpen();
       const local = sessions.get(ref.key);
       if (local && local.owner === ref.owner && !local.dead) {
         let result: ReleaseResult;
@@ -211,11 +216,13 @@ export function heldBackend(
       return result;
     },
 
-    inspect(key: string): Promise<LockState | null> {
+    async inspect(key: string): Promise<LockState | null> {
+      assertOpen();
       return state.inspect(key);
     },
 
     async forceRelease(key: string): Promise<boolean> {
+      assertOpen();
       // The holder whose connection holds the server lock, live lease or expired.
       const current = await state.current(key);
       if (!current) return false;

@@ -1,6 +1,6 @@
 import { SHARED_MYSQL_URL, uniqueName } from '@dlock/test-utils';
 import { createPool, type Pool } from 'mysql2/promise';
-import { ensureSchema, type MysqlPool } from '../../src/index.js';
+import { ensureSchema, type MysqlPoolLike } from '../../src/index.js';
 
 /** The machine's shared MariaDB (root, no password, database `test`); override with DLOCK_MYSQL_URL. */
 export const MYSQL_URL = SHARED_MYSQL_URL;
@@ -19,7 +19,7 @@ export function testPool(connectionLimit = 16): Pool {
 }
 
 /** mysql2's Pool as the adapter's structural pool type (this also checks that it fits). */
-export function asPool(pool: Pool): MysqlPool {
+export function asPool(pool: Pool): MysqlPoolLike {
   return pool;
 }
 
