@@ -121,11 +121,22 @@ function linkModules() {
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
     if (pkg.name?.startsWith('@dlock/')) symlinkSync(dir, join(modules, pkg.name), 'dir');
   }
-  for (const driver of ['ioredis', 'mysql2', 'etcd3', 'better-sqlite3']) {
+  const drivers = [
+    'ioredis',
+    'mysql2',
+    'etcd3',
+    'better-sqlite3',
+    '@opentelemetry/api',
+    '@opentelemetry/sdk-metrics',
+    '@opentelemetry/sdk-trace-base',
+  ];
+  for (const driver of drivers) {
     const from = packages
       .map((name) => join(root, 'packages', name, 'node_modules', driver))
       .find((path) => existsSync(path));
-    if (from) symlinkSync(realpathSync(from), join(modules, driver), 'dir');
+    if (!from) continue;
+    mkdirSync(dirname(join(modules, driver)), { recursive: true });
+    symlinkSync(realpathSync(from), join(modules, driver), 'dir');
   }
 }
 
