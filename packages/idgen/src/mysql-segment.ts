@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel';
 import { toBackendError } from './errors.js';
 import { quoteTable } from './identifier.js';
 import {
@@ -11,6 +12,9 @@ import {
 import type { SegmentGenerator } from './segment-buffer.js';
 import { type SegmentOptions, segmentGenerator } from './segment-generator.js';
 import { checkNonEmptyString } from './validate.js';
+
+/** lock-core's channel for best-effort failures (idgen does not need lock-core to publish). */
+const errors = channel('dlock:error');
 
 export interface MysqlSegmentOptions extends SegmentOptions {
   /** A mysql2/promise pool; left open by `close()`. */
@@ -69,7 +73,13 @@ export function mysqlSegment(options: MysqlSegmentOptions): MysqlSegment {
         }
         await conn.rollback();
       } catch (error) {
-        await conn.rollback().catch(() => {});
+        // The attempt's error wins; a failed rollback (the connection is released either way) goes
+        // to dlock:error rather than nowhere.
+        await conn.rollback().catch((rollbackError: unknown) => {
+          if (errors.hasSubscribers) {
+            errors.publish({ where: 'idgen segment: rollback', key: bizTag, error: rollbackError });
+          }
+        });
         if (attempt >= MAX_ATTEMPTS || !isRetryable(error)) throw error;
         continue;
       }

@@ -1,6 +1,6 @@
 import type { AcquireResult, Granted, LockBackend } from './backend.js';
 import { monotonicNow, toEpoch } from './clock.js';
-import { channels } from './diagnostics.js';
+import { channels, reported } from './diagnostics.js';
 import { LockClosedError, LockTimeoutError, LockUnsupportedError } from './errors.js';
 import { guardBackend } from './guard-backend.js';
 import { Lease, type LeaseHost, LeaseTable, LockHandle } from './lease.js';
@@ -80,8 +80,8 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     try {
       result = await runInFrame(this, lock.key, lock.lease.owner, () => fn(lock.signal, lock));
     } catch (error) {
-      // The routine's error wins; a release failure must not mask it.
-      await lock.release().catch(() => {});
+      // The routine's error wins; a release failure must not mask it (it goes to dlock:error).
+      await lock.release().catch(reported('using: release after the callback threw', lock.key));
       throw error;
     }
     await lock.release();
@@ -298,7 +298,9 @@ class Client implements LockClient, LeaseHost, AcquireHost {
   }
 
   async #handBack(key: string, owner: string): Promise<never> {
-    await this.backend.release({ key, owner }).catch(() => {});
+    await this.backend
+      .release({ key, owner })
+      .catch(reported('acquire: hand back after close', key));
     throw new LockClosedError();
   }
 
@@ -369,6 +371,7 @@ class Client implements LockClient, LeaseHost, AcquireHost {
     // Best effort: free what we hold so others need not wait out the TTL.
     await Promise.allSettled([
       ...leases.map(async (lease) => {
+        // Settling only: the renewal handles its own failure.
         if (lease.inflight) await lease.inflight.catch(() => {});
         const holds = Math.max(1, lease.holds);
         lease.lose('client-closed');

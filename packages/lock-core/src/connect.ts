@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BackendAdapterModule, LockBackend } from './backend.js';
 import { createLockClient } from './client.js';
+import { reported } from './diagnostics.js';
 import { LockArgumentError } from './errors.js';
 import { memoryBackend } from './memory/memory-backend.js';
 import { maskCredentials } from './redact.js';
@@ -103,7 +104,7 @@ export async function connectWith(
   try {
     return createLockClient(backend, clientOptions);
   } catch (error) {
-    await backend.close().catch(() => {});
+    await backend.close().catch(reported('connect: close after a failed client'));
     throw error;
   }
 }

@@ -19,7 +19,11 @@ export const channels = {
   lost: channel('dlock:lost'),
   /** `{ key, result, heldMs }` after a release. */
   release: channel('dlock:release'),
-  /** `{ where, error }` for errors that have nowhere else to go (a throwing onLost callback). */
+  /**
+   * `{ where, key?, error }` for errors that have nowhere else to go: a throwing onLost callback,
+   * or a best-effort step that failed (handing back a grant nobody waits for, closing a watch, a
+   * cleanup after an earlier error), with the operation in `where` and the lock's key if any.
+   */
   error: channel('dlock:error'),
 } as const;
 
@@ -28,4 +32,19 @@ export type DlockChannelName = keyof typeof channels;
 export function publish(name: DlockChannelName, message: () => object): void {
   const ch = channels[name];
   if (ch.hasSubscribers) ch.publish(message());
+}
+
+/**
+ * A best-effort step failed and nobody awaits it: publish it on `dlock:error` instead of dropping
+ * it (`where` names the operation, e.g. `'redis acquire: undo an under-replicated grant'`).
+ * Returns nothing and never throws, so `promise.catch(reportError(...))`-style use is safe.
+ */
+export function reportError(where: string, error: unknown, key?: string): void {
+  const ch = channels.error;
+  if (ch.hasSubscribers) ch.publish(key === undefined ? { where, error } : { where, key, error });
+}
+
+/** `promise.catch(reported(where, key))`: the rejection goes to {@link reportError}. */
+export function reported(where: string, key?: string): (error: unknown) => void {
+  return (error) => reportError(where, error, key);
 }

@@ -229,6 +229,7 @@ export class Lease implements OwnerRef {
       this.state = 'releasing';
       this.host.unschedule(this);
     }
+    // Only waiting for it to settle: a renewal's failure is handled (and reported) by the renewal.
     if (this.inflight) await this.inflight.catch(() => {});
     const started = channels.release.hasSubscribers ? monotonicNow() : 0;
     try {

@@ -25,6 +25,7 @@ export {
   type WatchHandle,
 } from './backend.js';
 export { monotonicNow } from './clock.js';
+export { reportError, reported } from './diagnostics.js';
 export {
   durationMs,
   type IntegerBounds,

@@ -174,6 +174,29 @@ describe('createLockClient', () => {
     await client.close();
   });
 
+  it('publishes a failed best-effort release on dlock:error, and the callback error still wins', async () => {
+    const errors: Array<{ where: string; key?: string; error: unknown }> = [];
+    const listener = (message: unknown) => errors.push(message as (typeof errors)[number]);
+    subscribe('dlock:error', listener);
+    const memory = memoryBackend();
+    const backend: LockBackend = {
+      ...memory,
+      release: () => Promise.reject(new Error('release refused')),
+    };
+    const client = createLockClient(backend, { ttlMs: 1_000 });
+    await expect(
+      client.using('k', async () => {
+        throw new Error('work failed');
+      }),
+    ).rejects.toThrow('work failed');
+    unsubscribe('dlock:error', listener);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ where: 'using: release after the callback threw', key: 'k' });
+    expect(LockBackendError.isInstance(errors[0]!.error)).toBe(true);
+    await client.close();
+    await memory.close();
+  });
+
   it('publishes acquire, extend and release events with timings', async () => {
     const seen: string[] = [];
     const names = ['acquireStart', 'acquireEnd', 'extend', 'release'] as const;

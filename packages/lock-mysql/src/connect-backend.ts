@@ -1,5 +1,11 @@
 import { LockArgumentError } from '@dlock/lock-core';
-import { type LockBackend, TLS_URL_PARAMS, tlsSettings, urlSettings } from '@dlock/lock-core/spi';
+import {
+  type LockBackend,
+  reported,
+  TLS_URL_PARAMS,
+  tlsSettings,
+  urlSettings,
+} from '@dlock/lock-core/spi';
 import type { PoolOptions } from 'mysql2/promise';
 import { createMysqlBackend } from './mysql-backend.js';
 import type { MysqlBackendOptions } from './options.js';
@@ -67,7 +73,7 @@ export async function connectBackend(
   try {
     return createMysqlBackend({ ...settings, pool }, pool);
   } catch (error) {
-    await pool.end().catch(() => {});
+    await pool.end().catch(reported('mysql connect: end the pool after a failed backend'));
     throw error;
   }
 }

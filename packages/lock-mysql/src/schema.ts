@@ -1,4 +1,5 @@
 import { LockArgumentError } from '@dlock/lock-core';
+import { reported } from '@dlock/lock-core/spi';
 import { poolFromUrl } from './connect-backend.js';
 import type { MysqlPoolLike } from './pool-types.js';
 import { SqlRunner } from './sql-runner.js';
@@ -63,7 +64,7 @@ export async function ensureSchema(
     try {
       await ensureSchema(own, { table: options.table ?? settings.table ?? 'dlock_locks' });
     } finally {
-      await own.end().catch(() => {});
+      await own.end().catch(reported('mysql ensureSchema: end its pool'));
     }
     return;
   }

@@ -7,6 +7,7 @@ import {
   type LockState,
   type OwnerRef,
   type ReleaseResult,
+  reported,
   SPECIFICATION_VERSION,
   type WatchHandle,
 } from '@dlock/lock-core/spi';
@@ -93,7 +94,9 @@ export function createRedisBackend(
     }
     // Too few copies: a failover now could hand the lock to a second owner. Undo the grant (best
     // effort: if Redis is unreachable the grant simply expires after its TTL).
-    await release(request.key, request.owner, 'acquire').catch(() => {});
+    await release(request.key, request.owner, 'acquire').catch(
+      reported('redis acquire: undo an under-replicated grant', request.key),
+    );
     throw LockBackendError.isInstance(cause)
       ? cause
       : new LockBackendError('redis', 'acquire', cause, request.key);

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { LockArgumentError, type LockClient } from '@dlock/lock-core';
+import { type LockClient, LockUnsupportedError } from '@dlock/lock-core';
+import { reported } from '@dlock/lock-core/spi';
 import { UsageError } from '../cli-error.js';
 import { parseMessage, type WorkerMessage } from '../demo/messages.js';
 import { initResource, readResource, readTokens } from '../demo/resource.js';
@@ -143,10 +144,10 @@ async function purgeKey(url: string, key: string, env: NodeJS.ProcessEnv): Promi
     return (await client.purge(key)) ? 'purged' : 'held';
   } catch (error) {
     // etcd leaves nothing to purge (its keys go with their leases); Redlock cannot purge.
-    if (LockArgumentError.isInstance(error)) return 'unsupported';
+    if (LockUnsupportedError.isInstance(error)) return 'unsupported';
     return { failed: explainError(error, url).message };
   } finally {
-    await client?.close().catch(() => {});
+    await client?.close().catch(reported('demo: close after purge'));
   }
 }
 

@@ -230,6 +230,7 @@ async function watch(io: Io, client: LockClient, o: WatchOptions): Promise<void>
           io.stdout.write(`${frame.join('\n')}\n\n`);
         }
       }
+      // Rejects only when Ctrl-C aborts the pause, which ends the loop.
       await sleep(o.intervalMs, undefined, { signal }).catch(() => {});
     }
   } finally {

@@ -2,6 +2,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { constants, hostname } from 'node:os';
 import { basename } from 'node:path';
 import { type Lock, type LockClient, type LockLostError, LockTimeoutError } from '@dlock/lock-core';
+import { reportError, reported } from '@dlock/lock-core/spi';
 import { UsageError } from '../cli-error.js';
 import { describeHolder, holderJson } from '../describe-holder.js';
 import { formatDuration, parseDuration } from '../durations.js';
@@ -117,7 +118,7 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<numbe
   try {
     return await runLocked(args, client, report);
   } finally {
-    await client.close().catch(() => {});
+    await client.close().catch(reported('run: close'));
   }
 }
 
@@ -218,7 +219,11 @@ async function runLocked(args: RunArgs, client: LockClient, report: Report): Pro
     } catch (error) {
       if (interrupted.signal.aborted) return 128 + signalNumber(interrupted.signal.reason);
       if (LockTimeoutError.isInstance(error)) {
-        const holder = await client.inspect(key).catch(() => null);
+        // Only to describe the holder in the timeout report: a failure leaves it undescribed.
+        const holder = await client.inspect(key).catch((e: unknown) => {
+          reportError('run: inspect the holder after a timeout', e, key);
+          return null;
+        });
         report(
           'timeout',
           { ...holderJson(key, holder), waitMs: args.waitMs },

@@ -1,6 +1,7 @@
 import { channel } from 'node:diagnostics_channel';
 import { parseArgs } from 'node:util';
 import { maskCredentials } from '@dlock/lock-core';
+import { reported } from '@dlock/lock-core/spi';
 import type { MysqlPoolLike, RecoveryReport, TxStatus } from '@dlock/tx';
 import { UsageError } from '../cli-error.js';
 import { parseDuration } from '../durations.js';
@@ -140,7 +141,9 @@ export async function txCommand(argv: readonly string[], io: Io): Promise<number
     errors.unsubscribe(onError);
     await tm?.close();
     await Promise.all(
-      [pools.log, ...Object.values(pools.resources)].map((p) => p.end().catch(() => {})),
+      [pools.log, ...Object.values(pools.resources)].map((p) =>
+        p.end().catch(reported('tx: end a pool')),
+      ),
     );
   }
 }

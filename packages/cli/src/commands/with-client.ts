@@ -1,4 +1,5 @@
 import type { LockClient } from '@dlock/lock-core';
+import { reported } from '@dlock/lock-core/spi';
 import { explainError } from '../explain-error.js';
 import { type Io, out, say, toJson } from '../io.js';
 import { openClient } from '../open-client.js';
@@ -23,6 +24,6 @@ export async function withClient(
     else say(io, explained.message);
     return explained.exitCode;
   } finally {
-    await client?.close().catch(() => {});
+    await client?.close().catch(reported('close'));
   }
 }

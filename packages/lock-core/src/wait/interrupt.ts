@@ -1,5 +1,6 @@
 import type { AcquireResult } from '../backend.js';
 import { monotonicNow } from '../clock.js';
+import { reported } from '../diagnostics.js';
 import { LockTimeoutError } from '../errors.js';
 import type { AcquireHost, AcquireParams, Attempt } from './line.js';
 
@@ -135,7 +136,11 @@ export async function settle(
       // The caller is gone; if the server granted anyway, hand the lock straight back.
       pending.then(
         (result) => {
-          if (result.acquired) host.backend.release(p).catch(() => {});
+          if (result.acquired) {
+            host.backend
+              .release(p)
+              .catch(reported('acquire: hand back a grant after abort', p.key));
+          }
         },
         () => {},
       );

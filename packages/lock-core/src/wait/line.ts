@@ -2,6 +2,7 @@
 import { setImmediate } from 'node:timers';
 import type { AcquireResult, LockBackend } from '../backend.js';
 import { monotonicNow } from '../clock.js';
+import { reported } from '../diagnostics.js';
 import { LockQueueFullError } from '../errors.js';
 import { type AbortTarget, granted, Interrupt } from './interrupt.js';
 import { nativeTurn, waitNatively } from './native.js';
@@ -304,7 +305,7 @@ export class Lines extends Map<string, Line> {
     line.leave(waiter, handOver);
     if (line.size === 0 && this.get(line.key) === line) {
       this.delete(line.key);
-      line.watch?.close().catch(() => {});
+      line.watch?.close().catch(reported('watch: close', line.key));
     }
     waiter.interrupt.dispose();
   }

@@ -2,7 +2,10 @@
 export class Background {
   readonly #work = new Set<Promise<unknown>>();
 
-  /** Runs `work` to completion unobserved: its failure is expected and ignored. */
+  /**
+   * Tracks `work` until it settles so `close()` can wait for it. Its failure is not dropped: the
+   * same promise is returned to (and rejects for) the caller that started it.
+   */
   track(work: Promise<unknown>): void {
     const settled = work.catch(() => {});
     this.#work.add(settled);

@@ -8,6 +8,7 @@ import {
   type NativeWaitRequest,
   type OwnerRef,
   type ReleaseResult,
+  reported,
   SPECIFICATION_VERSION,
 } from '@dlock/lock-core/spi';
 import { isConnectionGone } from '../driver-errors.js';
@@ -125,7 +126,13 @@ export function heldBackend(
     // but a grant that raced one is handed back.
     const first = await tryOnce(request);
     if (stop.aborted) {
-      if (first.acquired) await backend.release(request).catch(() => {});
+      if (first.acquired) {
+        await backend
+          .release(request)
+          .catch(
+            reported(`${BACKEND_NAME} waitAcquire: hand back a grant after abort`, request.key),
+          );
+      }
       throw stop.reason;
     }
     if (first.acquired) return first;

@@ -1,4 +1,5 @@
 import { type AcquireResult, monotonicNow, type NativeWaitRequest } from '@dlock/lock-core';
+import { reported } from '@dlock/lock-core/spi';
 import type { MysqlPoolConnection } from '../pool-types.js';
 import type { SqlRunner } from '../sql-runner.js';
 import type { Background } from './background.js';
@@ -44,7 +45,10 @@ export async function waitOnServer(
   const id = connection.threadId;
   let killing: Promise<void> | undefined;
   const onStop = (): void => {
-    if (id !== null) killing = kill(sql, 'QUERY', id).catch(() => {});
+    if (id !== null)
+      killing = kill(sql, 'QUERY', id).catch(
+        reported('mysql waitAcquire: KILL QUERY of an aborted wait'),
+      );
   };
   stop.addEventListener('abort', onStop, { once: true });
   let took = false;

@@ -1,3 +1,4 @@
+import { reportError } from '@dlock/lock-core/spi';
 import type { MysqlPoolConnection } from '../pool-types.js';
 import type { Background } from './background.js';
 import type { Primitive } from './primitive.js';
@@ -68,7 +69,11 @@ export class SessionTable {
   async #due(session: Session): Promise<void> {
     const remainingUs = await this.state
       .leaseOf(session.key, session.connectionId)
-      .catch(() => undefined);
+      .catch((error: unknown) => {
+        // The lock is let go (below): say why.
+        reportError('mysql TTL check: read the session lease', error, session.key);
+        return undefined;
+      });
     if (session.dead) return;
     if (remainingUs !== undefined && remainingUs > 0) session.arm(Math.ceil(remainingUs / 1000));
     else await this.end(session, 'destroy');
