@@ -196,8 +196,13 @@ export function createRedisBackend(
       return Number(reply) === 1;
     },
 
-    list: (request) => listHolds({ client, prefix, runner, scripts }, request),
+    list(request) {
+      open();
+      return listHolds({ client, prefix, runner, scripts }, request);
+    },
+
     async purge(key: string): Promise<boolean> {
+      open();
       const k = lockKeys(prefix, key);
       const reply = await runner.run('purge', key, () =>
         scripts[PURGE_COMMAND](k.lock, k.fence, k.wait),
