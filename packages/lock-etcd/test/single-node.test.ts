@@ -144,40 +144,71 @@ describe.skipIf(!etcd.available)('single node', () => {
     }
   });
 
-  it('gives each native waiter of one backend its own etcd key and serves them FIFO', async () => {
+  it('gives each waitAcquire of one backend its own etcd key and serves them FIFO', async () => {
+    // Several waits per key on one backend: two clients sharing it, or one client's re-entry.
     const key = 'local-fifo';
     const holder = await locks().acquire(key);
-    const b = locks();
+    const backend = etcdBackend({ client, prefix });
+    const never = new AbortController().signal;
     const order: number[] = [];
-    const done: Promise<void>[] = [];
-    for (const i of [0, 1, 2]) {
-      done.push(
-        b.using(key, async () => {
-          order.push(i);
-        }),
-      );
+    const waits = [0, 1, 2].map(async (i) => {
       // Queued one after another, so their create revisions are in this order.
-      await waitUntil(async () => (await queue(key)).length === i + 2);
-    }
+      await waitUntil(async () => (await queue(key)).length === i + 1);
+      const owner = `local-fifo-${i}`;
+      const grant = await backend.waitAcquire!({
+        key,
+        owner,
+        ttlMs: 3_000,
+        timeoutMs: 30_000,
+        signal: never,
+      });
+      order.push(i);
+      expect(grant.acquired).toBe(true);
+      await backend.release({ key, owner });
+    });
+    await waitUntil(async () => (await queue(key)).length === 4);
     const keys = await queue(key);
     // One key per waiter, all on the one lease of the TTL, each under its own sequence number.
     expect(new Set(keys).size).toBe(4);
     expect(new Set(keys.slice(1).map(leaseOf)).size).toBe(1);
     for (const k of keys) expect(k).toMatch(/\/[0-9a-f]+_[0-9a-f]+$/);
     await holder.release();
+    await Promise.all(waits);
+    expect(order).toEqual([0, 1, 2]);
+    expect(await queue(key)).toEqual([]);
+    await backend.close();
+  });
+
+  it("lines up one client's waiters in the core: one etcd key per client and key", async () => {
+    const key = 'client-line';
+    const holder = await locks().acquire(key);
+    const b = locks();
+    const order: number[] = [];
+    const done = [0, 1, 2].map((i) => b.using(key, async () => void order.push(i)));
+    await waitUntil(async () => (await queue(key)).length === 2);
+    const controller = new AbortController();
+    const aborted = b.acquire(key, { signal: controller.signal });
+    controller.abort(new Error('left the line'));
+    await expect(aborted).rejects.toThrow('left the line');
+    // Only the head of the client's line is queued at etcd, behind the holder.
+    expect((await queue(key)).length).toBe(2);
+    await holder.release();
     await Promise.all(done);
     expect(order).toEqual([0, 1, 2]);
     expect(await queue(key)).toEqual([]);
   });
 
-  it('deletes the etcd key of a local waiter that is aborted or times out, and keeps the others', async () => {
+  it('deletes the etcd key of a wait that is aborted or times out, and keeps the others', async () => {
     const key = 'local-abort';
     const holder = await locks().acquire(key);
-    const b = locks();
-    const first = b.acquire(key, { waitTimeoutMs: 30_000 });
+    const backend = etcdBackend({ client, prefix });
+    const never = new AbortController().signal;
+    const request = (owner: string, timeoutMs: number, signal: AbortSignal) =>
+      backend.waitAcquire!({ key, owner, ttlMs: 3_000, timeoutMs, signal });
+    const first = request('first', 30_000, never);
     await waitUntil(async () => (await queue(key)).length === 2);
     const controller = new AbortController();
-    const aborted = b.acquire(key, { signal: controller.signal });
+    const aborted = request('aborted', 30_000, controller.signal);
     await waitUntil(async () => (await queue(key)).length === 3);
     const [holderKey, firstKey, abortedKey] = await queue(key);
     controller.abort(new Error('left the queue'));
@@ -187,15 +218,16 @@ describe.skipIf(!etcd.available)('single node', () => {
     });
     expect(await queue(key)).toEqual([holderKey, firstKey]);
     expect(await queue(key)).not.toContain(abortedKey);
-    const timedOut = b.acquire(key, { waitTimeoutMs: 300 });
-    await expect(timedOut).rejects.toMatchObject({ code: 'DLOCK_TIMEOUT' });
+    expect(await request('timed-out', 300, never)).toEqual({ acquired: false });
     await waitUntil(async () => (await queue(key)).length === 2, {
       message: 'timed-out key deleted',
     });
     expect(await queue(key)).toEqual([holderKey, firstKey]);
     await holder.release();
-    await (await first).release();
+    expect((await first).acquired).toBe(true);
+    await backend.release({ key, owner: 'first' });
     expect(await queue(key)).toEqual([]);
+    await backend.close();
   });
 
   it('force-releases the holder whoever it is, waking the next waiter', async () => {
