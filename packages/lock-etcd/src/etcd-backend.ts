@@ -95,7 +95,11 @@ class EtcdBackend implements LockBackend {
         deadline: entered + request.timeoutMs,
         signals: [signal, this.#closing.signal],
       })
-      .catch(failed('waitAcquire', request.key));
+      .catch((error: unknown) => {
+        // An abort rejects with the caller's own reason, as the SPI says, not as a backend failure.
+        if (signal.aborted && error === signal.reason) throw error;
+        return failed('waitAcquire', request.key)(error);
+      });
   }
 
   async extend(request: AcquireRequest): Promise<ExtendResult> {
