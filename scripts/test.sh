@@ -11,6 +11,6 @@ pnpm install --frozen-lockfile
 bash scripts/services.sh
 rm -f packages/*/test-results.json
 status=0
-pnpm turbo run build test:coverage --concurrency=1 --output-logs=full || status=$?
+pnpm turbo run build test:coverage --concurrency=1 --continue --output-logs=full || status=$?
 node scripts/test-summary.mjs || status=1
 exit "$status"

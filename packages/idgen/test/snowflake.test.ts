@@ -105,8 +105,10 @@ describe('createSnowflake', () => {
 
   it('waits for the next millisecond when the sequence is exhausted', () => {
     const layout = { timestampBits: 41, datacenterBits: 5, workerBits: 5, sequenceBits: 12 };
-    // The clock only moves after 10,000 readings: 4096 ids, then spinning.
-    const clock = steppingClock(EPOCH + 1000, 10_000);
+    // One reading per id: the clock moves on the reading after the 4097th id's, which the spin
+    // makes, so the test does not depend on how fast this machine spins (a clock that moved only
+    // after thousands of spin readings could outlast the spin's real-time bound on a loaded host).
+    const clock = steppingClock(EPOCH + 1000, 4097);
     const sf = createSnowflake({ epoch: EPOCH, datacenterId: 0, workerId: 0, layout, clock });
     const ids = Array.from({ length: 4097 }, () => sf.nextId());
     expect(sf.decode(ids[4095]!)).toMatchObject({ timestamp: EPOCH + 1000, sequence: 4095 });
