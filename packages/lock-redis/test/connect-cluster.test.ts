@@ -1,9 +1,13 @@
 import { connect, LockArgumentError } from '@dlock/lock-core';
-import { requireRedisBinaries, uniquePrefix } from '@dlock/test-utils';
+import {
+  requireRedisBinaries,
+  startRedisCluster,
+  type TestRedisCluster,
+  uniquePrefix,
+} from '@dlock/test-utils';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBackend } from '../src/connect-backend.js';
-import { startRedisCluster, type TestRedisCluster } from './helpers/redis-cluster.js';
 
 const binaries = await requireRedisBinaries();
 
