@@ -72,7 +72,19 @@ describe.skipIf(!binaries.available)('dlock run on a redis+cluster: URL', () => 
       env: noPassword,
     });
     expect(result.code, result.output).not.toBe(0);
+    expect(result.code, result.output).toBe(69); // the backend is unavailable to us
+    expect(result.output).toMatch(/cannot use the lock backend/);
     expect(result.output).not.toContain(PASSWORD);
+  }, 30_000);
+
+  it('a wrong password in the URL is refused and never printed', async () => {
+    const result = await dlock(['run', 'shared', '--', process.execPath, '-e', ''], {
+      env: { ...env, DLOCK_URL: `${env.DLOCK_URL}&password=wrong-secret-123` },
+    });
+    expect(result.code, result.output).not.toBe(0);
+    expect(result.code, result.output).toBe(69);
+    expect(result.output).toContain('password=***');
+    expect(result.output).not.toContain('wrong-secret-123');
   }, 30_000);
 
   it('a bad node list is a usage error before any I/O', async () => {

@@ -24,10 +24,20 @@ describe('redis+cluster: URLs refused before any I/O', () => {
     ['redis+cluster:127.0.0.1:1?fencingRetentionMs=soon', /fencingRetentionMs/],
     ['redis+cluster:127.0.0.1:1?pubsub=sometimes', /pubsub/],
     ['redis+cluster:127.0.0.1:1?tlsServername=redis.internal', /rediss\+cluster:/],
+    ['rediss+cluster:127.0.0.1:1?tlsCa=/nonexistent/ca.pem', /ca\.pem/],
+    ['redis+cluster://127.0.0.1:1/', /bad redis\+cluster node|lists its seed nodes/],
   ])('%s', async (url, message) => {
     const error = await connect(url).catch((e: unknown) => e);
     expect(LockArgumentError.isInstance(error)).toBe(true);
     expect((error as Error).message).toMatch(message);
+  });
+
+  it('refuses an unknown backend option, naming it', async () => {
+    const error = await connect('redis+cluster:127.0.0.1:1', { backend: { passwrd: 'x' } }).catch(
+      (e: unknown) => e,
+    );
+    expect(LockArgumentError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toMatch(/passwrd/);
   });
 
   it('the adapter refuses a scheme it does not serve', async () => {
