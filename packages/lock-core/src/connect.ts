@@ -94,7 +94,7 @@ export async function connectWith(
   } catch (error) {
     if (!isModuleNotFound(error, adapter.pkg)) throw error;
     throw new LockArgumentError(
-      `connect('${parsed.protocol}//…') needs the package ${adapter.pkg}, which is not installed. ` +
+      `connect('${parsed.protocol}${parsed.href.startsWith(`${parsed.protocol}//`) ? '//' : ''}…') needs the package ${adapter.pkg}, which is not installed. ` +
         `Install it with: npm install ${adapter.pkg} ${adapter.driver}`,
     );
   }
