@@ -41,7 +41,7 @@ export const connectionHelp = `  --url URL              lock backend (default: $
 
 export const credentialsHelp = `Credentials: put the password in $DLOCK_PASSWORD, or in a file named by $DLOCK_PASSWORD_FILE
 (its first line), rather than in --url, where every local user can read it with ps. It is used
-when the URL has none (for redlock: as its ?password=).`;
+when the URL has none (for redlock: and redis+cluster: as its ?password=).`;
 
 interface ConnectionValues {
   readonly url?: string | undefined;
@@ -105,11 +105,14 @@ export function envPassword(env: NodeJS.ProcessEnv): string | undefined {
   return env[PASSWORD_ENV] || undefined;
 }
 
+const PASSWORD_IN_QUERY = ['redlock:', 'redis+cluster:', 'rediss+cluster:'];
+
 /** `url` with the password from the environment put where its scheme takes one. */
 function withPassword(url: URL, password: string | undefined): URL {
   if (password === undefined) return url;
   const copy = new URL(url.href);
-  if (copy.protocol === 'redlock:') {
+  // These list several hosts as the URL's path, so they have no user info: ?password= instead.
+  if (PASSWORD_IN_QUERY.includes(copy.protocol)) {
     if (!copy.searchParams.has('password')) copy.searchParams.set('password', password);
   } else if (copy.password === '') {
     // A URL's user info needs a user to hold a password; Redis's default user has no name.
@@ -128,6 +131,8 @@ const ADAPTERS: Readonly<Record<string, () => Promise<BackendAdapterModule>>> = 
   'sqlite:': () => import('@dlock/lock-sqlite'),
   'redis:': () => import('@dlock/lock-redis'),
   'rediss:': () => import('@dlock/lock-redis'),
+  'redis+cluster:': () => import('@dlock/lock-redis'),
+  'rediss+cluster:': () => import('@dlock/lock-redis'),
   'mysql:': () => import('@dlock/lock-mysql'),
   'etcd:': () => import('@dlock/lock-etcd'),
   'etcds:': () => import('@dlock/lock-etcd'),

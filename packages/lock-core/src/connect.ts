@@ -14,6 +14,9 @@ export const ADAPTERS: Readonly<Record<string, { readonly pkg: string; readonly 
   {
     'redis:': { pkg: '@dlock/lock-redis', driver: 'ioredis' },
     'rediss:': { pkg: '@dlock/lock-redis', driver: 'ioredis' },
+    /** `redis+cluster:host1:7000,host2:7001?prefix=app:`: a Redis Cluster's seed nodes. */
+    'redis+cluster:': { pkg: '@dlock/lock-redis', driver: 'ioredis' },
+    'rediss+cluster:': { pkg: '@dlock/lock-redis', driver: 'ioredis' },
     'mysql:': { pkg: '@dlock/lock-mysql', driver: 'mysql2' },
     'etcd:': { pkg: '@dlock/lock-etcd', driver: 'etcd3' },
     'etcds:': { pkg: '@dlock/lock-etcd', driver: 'etcd3' },
@@ -31,7 +34,7 @@ type Importer = (specifier: string) => Promise<unknown>;
 
 /**
  * Builds a client from a URL, so the backend is configuration: `memory:`, `redis://…`,
- * `rediss://…`, `mysql://…`, `etcd://…`, `etcds://…`, `redlock:h1:6379,h2:6379,h3:6379`,
+ * `rediss://…`, `redis+cluster:h1:7000,h2:7001` (or `rediss+cluster:…`), `mysql://…`, `etcd://…`, `etcds://…`, `redlock:h1:6379,h2:6379,h3:6379`,
  * `sqlite:./file.db` (or `sqlite:` for a default file). The adapter package is loaded on demand;
  * when it is not installed the error names the package to install. An unknown option (in
  * `options`, in `options.backend` or in the URL's query) is a `LockArgumentError` naming it and
@@ -91,7 +94,7 @@ export async function connectWith(
   } catch (error) {
     if (!isModuleNotFound(error, adapter.pkg)) throw error;
     throw new LockArgumentError(
-      `connect('${parsed.protocol}//…') needs the package ${adapter.pkg}, which is not installed. ` +
+      `connect('${parsed.protocol}${parsed.href.startsWith(`${parsed.protocol}//`) ? '//' : ''}…') needs the package ${adapter.pkg}, which is not installed. ` +
         `Install it with: npm install ${adapter.pkg} ${adapter.driver}`,
     );
   }

@@ -86,6 +86,21 @@ describe('connect', () => {
     ).rejects.toBe(boom);
   });
 
+  it.each([
+    ['redis+cluster:127.0.0.1:7000,127.0.0.1:7001', "connect('redis+cluster:…')"],
+    ['rediss://127.0.0.1:6380', "connect('rediss://…')"],
+  ])('names the package to install for %s', async (url, shown) => {
+    const missing = Object.assign(new Error("Cannot find package '@dlock/lock-redis'"), {
+      code: 'ERR_MODULE_NOT_FOUND',
+    });
+    const error = await connectWith(async () => {
+      throw missing;
+    }, url).catch((e: unknown) => e);
+    expect(LockArgumentError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toContain(shown);
+    expect((error as Error).message).toContain('npm install @dlock/lock-redis ioredis');
+  });
+
   it('closes the backend if the client options are bad', async () => {
     let closed = false;
     const importer = async () => ({

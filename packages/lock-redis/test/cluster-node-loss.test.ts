@@ -1,11 +1,15 @@
 import { createLockClient } from '@dlock/lock-core';
-import { requireRedisBinaries, waitUntil } from '@dlock/test-utils';
+import {
+  requireRedisBinaries,
+  startRedisCluster,
+  type TestRedisCluster,
+  waitUntil,
+} from '@dlock/test-utils';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisBackend } from '../src/index.js';
 import { keySlot } from '../src/key-slot.js';
 import { lockKeys } from '../src/redis-backend.js';
-import { startRedisCluster, type TestRedisCluster } from './helpers/redis-cluster.js';
 
 const binaries = await requireRedisBinaries();
 

@@ -49,6 +49,11 @@ export {
   startProcess,
 } from './processes.js';
 export {
+  type StartClusterOptions,
+  startRedisCluster,
+  type TestRedisCluster,
+} from './redis-cluster.js';
+export {
   requireRedisBinaries,
   requireSharedRedis,
   SHARED_REDIS,

@@ -2,13 +2,11 @@ import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import {
-  freePorts,
-  type ManagedProcess,
-  makeTempDir,
-  spawnRedisServer,
-  waitUntil,
-} from '@dlock/test-utils';
+import { freePorts } from './net.js';
+import type { ManagedProcess } from './processes.js';
+import { spawnRedisServer } from './redis-server.js';
+import { makeTempDir } from './temp-dir.js';
+import { waitUntil } from './wait.js';
 
 const run = promisify(execFile);
 
