@@ -10,14 +10,22 @@ import { assertBuilt, dlock, jsonLines } from './dlock.js';
 
 const redis = await requireRedis();
 
-/** better-sqlite3 as the CLI's SQLite backend has it. */
+/** The SQLite driver the CLI's backend uses on this Node.js: node:sqlite, else better-sqlite3. */
 type Database = { prepare(sql: string): { get(): unknown }; close(): void };
-const BetterSqlite3 = createRequire(import.meta.resolve('@dlock/lock-sqlite'))(
-  'better-sqlite3',
-) as new (
-  path: string,
-  options: { readonly: boolean },
-) => Database;
+type SqliteModule = {
+  DatabaseSync: new (path: string, options: { readOnly: boolean }) => Database;
+};
+const nodeSqlite = process.getBuiltinModule?.('node:sqlite') as SqliteModule | undefined;
+function openReadOnly(path: string): Database {
+  if (nodeSqlite) return new nodeSqlite.DatabaseSync(path, { readOnly: true });
+  const BetterSqlite3 = createRequire(import.meta.resolve('@dlock/lock-sqlite'))(
+    'better-sqlite3',
+  ) as new (
+    path: string,
+    options: { readonly: boolean },
+  ) => Database;
+  return new BetterSqlite3(path, { readonly: true });
+}
 
 let dir: Awaited<ReturnType<typeof makeTempDir>>;
 let env: NodeJS.ProcessEnv;
@@ -92,7 +100,7 @@ describe('dlock demo on the embedded SQLite backend', () => {
       DLOCK_URL: url,
     });
     expect(verdict).toMatchObject({ ok: true, cleanup: 'purged' });
-    const db = new BetterSqlite3(join(dir.path, 'given.db'), { readonly: true });
+    const db = openReadOnly(join(dir.path, 'given.db'));
     try {
       expect(db.prepare('SELECT count(*) AS n FROM dlock_locks').get()).toEqual({ n: 0 });
     } finally {
