@@ -228,9 +228,9 @@ export class Session {
         this.refresh().then(
           () => this.#scheduleBeat(),
           (error: unknown) => {
-            if (this.#lost) return;
+            // Reported even when the lease lapsed meanwhile: the failure is why it lapsed.
             reportError('waitAcquire', undefined, error);
-            this.#scheduleBeat(RETRY_MS);
+            if (!this.#lost) this.#scheduleBeat(RETRY_MS);
           },
         );
       },

@@ -93,7 +93,8 @@ describe.skipIf(!etcd.available)('faults', () => {
       proxy.cut('reset');
       // Its lease is renewed in the background every third of the TTL: that keep-alive now fails.
       await waitUntil(() => reports.some((r) => r.where === 'etcd waitAcquire'), {
-        timeoutMs: 5_000,
+        // A bound, not a pace: the keep-alive fails once gRPC gives up on the cut stream.
+        timeoutMs: 25_000,
         message: 'the failed keep-alive reported',
       });
       expect(reports.find((r) => r.where === 'etcd waitAcquire')?.error).toBeInstanceOf(Error);
@@ -106,5 +107,5 @@ describe.skipIf(!etcd.available)('faults', () => {
       await proxy.close();
       await holder.release();
     }
-  });
+  }, 40_000);
 });
