@@ -18,16 +18,20 @@ import { rankedDescending } from './validity.js';
  * did not answer could change that answer.
  */
 export async function inspectOnQuorum(q: Quorum, key: string): Promise<LockState | null> {
+  return majorityHold(q, key, await inspectEveryNode(q, 'inspect', key));
+}
+
+/** The inspect script's reply from every node for `key` (shared with `list()`). */
+export function inspectEveryNode(q: Quorum, operation: string, key: string) {
   const keys = lockKeys(q.prefix, key);
-  const outcomes = await onAllNodes(
+  return onAllNodes(
     q.nodes,
-    'inspect',
+    operation,
     key,
     (node) => node.scripts[COMMANDS.inspect]!(keys.lock, keys.fence),
     decodeInspectReply,
     q.nodeTimeoutMs,
   );
-  return majorityHold(q, key, outcomes);
 }
 
 /**

@@ -1,14 +1,8 @@
 import type { ListedState, ListPage, ListRequest } from '@dlock/lock-core';
-import {
-  COMMANDS,
-  decodeInspectReply,
-  keyOfLockName,
-  lockKeys,
-  lockPattern,
-} from '@dlock/lock-redis/internals';
+import { keyOfLockName, lockPattern } from '@dlock/lock-redis/internals';
 import { quorumError } from './errors.js';
 import { onAllNodes } from './fan-out.js';
-import { majorityHold } from './inspect.js';
+import { inspectEveryNode, majorityHold } from './inspect.js';
 import type { RedlockNode } from './node.js';
 import type { Quorum } from './quorum.js';
 
@@ -65,15 +59,7 @@ export async function listOnQuorum(q: Quorum, request: ListRequest): Promise<Lis
   }
   const locks = await Promise.all(
     [...keys].map(async (key): Promise<ListedState | null> => {
-      const k = lockKeys(q.prefix, key);
-      const outcomes = await onAllNodes(
-        q.nodes,
-        'list',
-        key,
-        (n) => n.scripts[COMMANDS.inspect]!(k.lock, k.fence),
-        decodeInspectReply,
-        q.nodeTimeoutMs,
-      );
+      const outcomes = await inspectEveryNode(q, 'list', key);
       // Already reported while an earlier node was scanned, if one of those has it.
       const earlier = outcomes.some(
         (o) => o.index < at && !(skipped & (1 << o.index)) && o.ok && o.value !== null,
