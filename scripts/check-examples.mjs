@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Inside the root node_modules, so typescript, tsx, vitest and @types/node resolve from here.
 const work = join(root, 'node_modules', '.cache', 'check-examples');
-const timeoutFlag = process.argv.findIndex((a) => a === '--timeout');
+const timeoutFlag = process.argv.indexOf('--timeout');
 const timeoutMs = timeoutFlag === -1 ? 60_000 : Number(process.argv[timeoutFlag + 1]);
 const fileArgs =
   timeoutFlag === -1

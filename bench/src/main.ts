@@ -10,7 +10,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { format } from 'node:util';
+import { electionBench } from './election.js';
 import { etcdBench } from './etcd.js';
+import { fairBench } from './fair.js';
 import type { Result } from './harness.js';
 import { idgenBench } from './idgen.js';
 import { lockCoreBench } from './lock-core.js';
@@ -18,6 +20,7 @@ import { mysqlBench } from './mysql.js';
 import { redisBench } from './redis.js';
 import { redlockBench } from './redlock.js';
 import { describeMachine, saveRun } from './saved-run.js';
+import { sharedBench } from './shared.js';
 import { sqliteBench } from './sqlite.js';
 import { txBench } from './tx.js';
 
@@ -29,7 +32,10 @@ const suites: Record<string, () => Promise<Result[]>> = {
   mysql: mysqlBench,
   etcd: etcdBench,
   redlock: redlockBench,
+  shared: sharedBench,
   tx: txBench,
+  fair: fairBench,
+  election: () => electionBench(),
 };
 
 const args = process.argv.slice(2).filter((a) => a !== '--');

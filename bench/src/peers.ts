@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
 import { median, type Result } from './harness.js';
 
 /** A lock implementation under comparison: take `key` (waiting while busy), get its release. */
@@ -7,21 +8,19 @@ export interface Peer {
   lock(key: string): Promise<() => Promise<unknown>>;
 }
 
-/**
- * `waiters` concurrent tasks in one process share `sections` critical sections of about 1 ms on
- * one key; resolves the sections per second.
- */
-export async function handOff(
-  peer: Peer,
-  key: string,
-  { waiters, sections }: { waiters: number; sections: number },
+/** `tasks` concurrent tasks share `sections` sections of ~1 ms, each under `take()`. */
+export async function sectionsPerSecond(
+  tasks: number,
+  sections: number,
+  take: (i: number) => Promise<() => Promise<unknown>>,
 ): Promise<number> {
   let left = sections;
-  const started = performance.now();
+  let started = 0;
+  const begun = performance.now();
   await Promise.all(
-    Array.from({ length: waiters }, async () => {
+    Array.from({ length: tasks }, async () => {
       while (left > 0) {
-        const release = await peer.lock(key);
+        const release = await take(started++);
         try {
           if (left > 0) {
             left--;
@@ -33,7 +32,19 @@ export async function handOff(
       }
     }),
   );
-  return sections / ((performance.now() - started) / 1000);
+  return sections / ((performance.now() - begun) / 1000);
+}
+
+/**
+ * `waiters` concurrent tasks in one process share `sections` critical sections of about 1 ms on
+ * one key; resolves the sections per second.
+ */
+export function handOff(
+  peer: Peer,
+  key: string,
+  { waiters, sections }: { waiters: number; sections: number },
+): Promise<number> {
+  return sectionsPerSecond(waiters, sections, () => peer.lock(key));
 }
 
 /** Anything that answers `INFO` (an ioredis client). */
@@ -94,4 +105,20 @@ export function sampleTable(
     })),
     notes,
   };
+}
+
+/** Commands the server processed so far (`INFO stats`). */
+export async function commandsProcessed(redis: InfoSource): Promise<number> {
+  const info = await redis.info('stats');
+  return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? Number.NaN);
+}
+
+/** Deletes the keys matching `pattern` (a benchmark's own prefix). */
+export async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.unlink(...keys);
+  } while (cursor !== '0');
 }

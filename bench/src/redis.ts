@@ -12,7 +12,14 @@ import { Redis } from 'ioredis';
 import { Mutex } from 'redis-semaphore';
 import Redlock from 'redlock';
 import { type Contender, compare, median, opsPerSecond, print, type Result } from './harness.js';
-import { handOff, type Peer, sampleTable, serverCost } from './peers.js';
+import {
+  commandsProcessed,
+  deleteKeys,
+  handOff,
+  type Peer,
+  sampleTable,
+  serverCost,
+} from './peers.js';
 
 const URL = process.env.DLOCK_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const OPS = 5_000;
@@ -73,20 +80,6 @@ function peers(redis: Redis, prefix: string, dlock: LockClient): Peer[] {
       },
     },
   ];
-}
-
-async function commandsProcessed(redis: Redis): Promise<number> {
-  const info = await redis.info('stats');
-  return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? Number.NaN);
-}
-
-async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
 }
 
 /** Total `MEMORY USAGE` of the keys matching `pattern`. */

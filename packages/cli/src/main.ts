@@ -2,7 +2,9 @@ import { createRequire } from 'node:module';
 import { maskCredentials } from '@dlock/lock-core';
 import { UsageError } from './cli-error.js';
 import { demoCommand } from './commands/demo.js';
+import { electCommand } from './commands/elect.js';
 import { idCommand } from './commands/id.js';
+import { leaderCommand } from './commands/leader.js';
 import { lsCommand } from './commands/ls.js';
 import { releaseCommand } from './commands/release.js';
 import { runCommand } from './commands/run.js';
@@ -22,7 +24,10 @@ file) and across machines by changing one URL (Redis, MySQL, etcd).
 
 Commands:
   run KEY -- CMD ARGS...   hold the lock KEY while CMD runs (like flock, etcdctl lock, consul lock)
-  status KEY               who holds KEY
+    --limit N / --read / --write   at most N CMDs at once (a semaphore) / a read-write lock
+  status KEY               who holds KEY (--limit N: the semaphore KEY, --rw: the read-write lock)
+  elect NAME -- CMD ARGS...   run CMD while leader of the election NAME (like etcdctl elect)
+  leader NAME [--watch]    who leads the election NAME (--watch: follow every change)
   ls [PREFIX] [--watch]    what is locked right now, by whom, until when (a live table)
   release KEY --force      delete KEY's lock whoever holds it (operator escape hatch)
   id snowflake|uuid7|uuid4 print new ids
@@ -41,6 +46,8 @@ type Command = (argv: readonly string[], io: Io) => Promise<number>;
 const COMMANDS: Readonly<Record<string, Command>> = {
   run: runCommand,
   status: statusCommand,
+  elect: electCommand,
+  leader: leaderCommand,
   ls: lsCommand,
   release: releaseCommand,
   id: idCommand,

@@ -33,6 +33,13 @@ export const CONNECTION_OPTIONS = {
   'tls-servername': { type: 'string' },
 } as const;
 
+/** The backend's options with `--json` and `-h/--help`: what every command that reads it takes. */
+export const COMMON_OPTIONS = {
+  ...CONNECTION_OPTIONS,
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
 export const connectionHelp = `  --url URL              lock backend (default: $DLOCK_URL, else the embedded SQLite file)
   --tls-ca FILE          PEM file of the CA(s) that signed the server's certificate (TLS)
   --tls-cert FILE        PEM file of a client certificate (TLS)

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir, waitUntil } from '@dlock/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertBuilt, BIN, dlock, FIXTURES, jsonLines, startDlock } from './dlock.js';
+import { assertBuilt, BIN, dlock, exists, FIXTURES, jsonLines, startDlock } from './dlock.js';
 
 // dlock run must not leave its command running once it can no longer hold the lock: killed
 // (SIGKILL), frozen (SIGSTOP) past the TTL, or with its guardian killed. Each test then starts a
@@ -25,23 +25,6 @@ beforeAll(async () => {
   };
 });
 afterAll(() => dir.remove());
-
-/** Whether `pid` is a process that can still run (a zombie nobody has reaped yet cannot). */
-function exists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw error;
-  }
-  if (process.platform !== 'linux') return true;
-  try {
-    // /proc/PID/stat: "PID (comm) STATE ...": Z is a zombie.
-    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false; // gone between the two checks
-  }
-}
 
 /** Starts `dlock run KEY --ttl 2s -- stubborn` and reads the pids the command wrote. */
 async function startHolder(key: string, extra: readonly string[] = []) {

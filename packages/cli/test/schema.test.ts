@@ -56,7 +56,11 @@ describe('dlock schema', () => {
         });
       } finally {
         const connection = await createConnection(SHARED_MYSQL_URL);
-        await connection.query(`DROP TABLE IF EXISTS \`${table}\``);
+        // --apply also made the tables of semaphores, read-write locks and elections beside it.
+        const beside = ['_shared', '_leases', '_waiters', '_elections'];
+        for (const name of [table, ...beside.map((suffix) => table + suffix)]) {
+          await connection.query(`DROP TABLE IF EXISTS \`${name}\``);
+        }
         await connection.end();
       }
     });

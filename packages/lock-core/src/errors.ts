@@ -19,7 +19,9 @@ export type LockErrorCode =
   | 'DLOCK_BACKEND'
   | 'DLOCK_CLOSED'
   | 'DLOCK_QUEUE_FULL'
-  | 'DLOCK_UNSUPPORTED';
+  | 'DLOCK_UNSUPPORTED'
+  | 'DLOCK_UPGRADE'
+  | 'DLOCK_LIMIT';
 
 function branded(error: unknown): error is LockError {
   return (
@@ -208,4 +210,45 @@ export function toBackendError(
   key?: string,
 ): LockError {
   return branded(error) ? error : new LockBackendError(backend, operation, error, key);
+}
+
+/**
+ * A read holder asked for the write lock of the same key (in the same async context, or with the
+ * same explicit owner). Refused at once: the write could only be granted once every reader left,
+ * the caller included, so it would wait for itself. Release the read lock first, or take the
+ * write lock first and downgrade (a write holder may take the read lock).
+ */
+export class LockUpgradeError extends LockError {
+  constructor(key: string) {
+    super(
+      'DLOCK_UPGRADE',
+      `Cannot take the write lock of "${key}" while holding its read lock: release the read lock first (a write holder may take the read lock, not the reverse)`,
+      { key },
+    );
+  }
+  static override isInstance(error: unknown): error is LockUpgradeError {
+    return branded(error) && error.code === 'DLOCK_UPGRADE';
+  }
+}
+
+/**
+ * A semaphore's stored limit differs from the caller's. Every process must agree on the limit
+ * (else one acting as if there were 10 permits and another as if there were 20 would break
+ * both); change it on purpose with `changeLimit: true`.
+ */
+export class LockLimitError extends LockError {
+  readonly storedLimit: number;
+  readonly requestedLimit: number;
+  constructor(key: string, storedLimit: number, requestedLimit: number) {
+    super(
+      'DLOCK_LIMIT',
+      `Semaphore "${key}" has limit ${storedLimit} on the server, this caller asked for ${requestedLimit}: pass changeLimit: true to change it`,
+      { key },
+    );
+    this.storedLimit = storedLimit;
+    this.requestedLimit = requestedLimit;
+  }
+  static override isInstance(error: unknown): error is LockLimitError {
+    return branded(error) && error.code === 'DLOCK_LIMIT';
+  }
 }

@@ -1,4 +1,10 @@
-import { type ListPage, type LockBackend, SPECIFICATION_VERSION } from './backend.js';
+import {
+  type ElectionBackend,
+  type ListPage,
+  type LockBackend,
+  type SharedBackend,
+  SPECIFICATION_VERSION,
+} from './backend.js';
 import { LockArgumentError, toBackendError } from './errors.js';
 import { holderOf } from './owner.js';
 
@@ -34,7 +40,8 @@ export function guardBackend(backend: LockBackend): LockBackend {
       // `operation` is the SPI method's name, as in every LockBackendError.
       // Not an async function: on the hot path one `.then` costs less than an await frame.
       const fail = (error: unknown): never => {
-        const first = args[0];
+        // The shared operations that take (family, key) name the key second.
+        const first = args[0] === 'semaphore' || args[0] === 'read-write' ? args[1] : args[0];
         const key =
           typeof first === 'string'
             ? first
@@ -66,6 +73,14 @@ export function guardBackend(backend: LockBackend): LockBackend {
     ...(capabilities.batchExtend && backend.extendMany
       ? { extendMany: guard('extendMany', (r) => backend.extendMany!(r)) }
       : {}),
+    ...(capabilities.handOver && backend.handOver
+      ? {
+          handOver: guard('handOver', (from, to, yieldToOthers) =>
+            backend.handOver!(from, to, yieldToOthers),
+          ),
+        }
+      : {}),
+    ...(backend.abandon ? { abandon: guard('abandon', (r) => backend.abandon!(r)) } : {}),
     ...(backend.forceRelease
       ? { forceRelease: guard('forceRelease', (k) => backend.forceRelease!(k)) }
       : {}),
@@ -79,6 +94,115 @@ export function guardBackend(backend: LockBackend): LockBackend {
       : {}),
     ...(capabilities.nativeWait && backend.waitAcquire
       ? { waitAcquire: guard('waitAcquire', (r) => backend.waitAcquire!(r)) }
+      : {}),
+    ...(backend.shared ? { shared: guardShared(backend.shared, guard) } : {}),
+    ...(backend.tryAcquireMany
+      ? {
+          tryAcquireMany: guard('tryAcquireMany', (r) =>
+            backend.tryAcquireMany!(r).then((results) => {
+              // The core pairs results with requests by position: a short answer is a failure.
+              if (!Array.isArray(results) || results.length !== r.length)
+                throw new Error(
+                  `tryAcquireMany answered ${String(results?.length)} results for ${r.length} requests`,
+                );
+              return results;
+            }),
+          ),
+          ...(backend.manyGroup
+            ? {
+                // Synchronous: called while the core plans a set, before any I/O.
+                manyGroup: (key: string) => {
+                  try {
+                    return backend.manyGroup!(key);
+                  } catch (error) {
+                    throw toBackendError(name, 'manyGroup', error, key);
+                  }
+                },
+              }
+            : {}),
+        }
+      : {}),
+    ...(backend.election ? { election: guardElection(backend.election, guard) } : {}),
+  };
+}
+
+type Guard = <A extends unknown[], R>(
+  operation: string,
+  fn: (...args: A) => Promise<R>,
+) => (...args: A) => Promise<R>;
+
+/** The shared-key operations, guarded like the rest (errors named by their SPI method). */
+function guardShared(shared: SharedBackend, guard: Guard): SharedBackend {
+  const { capabilities } = shared;
+  if (typeof capabilities !== 'object' || capabilities === null) {
+    throw new LockArgumentError('The backend declares shared operations without capabilities');
+  }
+  for (const method of ['tryAcquire', 'extend', 'release', 'abandon', 'inspect'] as const) {
+    if (typeof shared[method] !== 'function') {
+      throw new LockArgumentError(`The backend's shared operations do not implement ${method}()`);
+    }
+  }
+  return {
+    capabilities,
+    tryAcquire: guard('tryAcquire', (r) => shared.tryAcquire(r)),
+    extend: guard('extend', (r) => shared.extend(r)),
+    release: guard('release', (r) => shared.release(r)),
+    abandon: guard('abandon', (r) => shared.abandon(r)),
+    // As for locks: only the holders' public part leaves the backend.
+    inspect: guard('inspect', (family, key) =>
+      shared.inspect(family, key).then(
+        (state) =>
+          state && {
+            ...state,
+            holders: state.holders.map((lease) => ({ ...lease, owner: holderOf(lease.owner) })),
+          },
+      ),
+    ),
+    ...(capabilities.batchExtend && shared.extendMany
+      ? { extendMany: guard('extendMany', (r) => shared.extendMany!(r)) }
+      : {}),
+    ...(capabilities.watch && shared.watch
+      ? { watch: guard('watch', (family, key, cb) => shared.watch!(family, key, cb)) }
+      : {}),
+    ...(capabilities.nativeWait && shared.waitAcquire
+      ? { waitAcquire: guard('waitAcquire', (r) => shared.waitAcquire!(r)) }
+      : {}),
+    ...(shared.forceRelease
+      ? { forceRelease: guard('forceRelease', (family, key) => shared.forceRelease!(family, key)) }
+      : {}),
+  };
+}
+
+/** The election operations, guarded like the rest; `leader()` shows the public part only. */
+function guardElection(election: ElectionBackend, guard: Guard): ElectionBackend {
+  const { capabilities } = election;
+  if (typeof capabilities !== 'object' || capabilities === null) {
+    throw new LockArgumentError('The backend declares election operations without capabilities');
+  }
+  for (const method of ['campaign', 'extend', 'proclaim', 'resign', 'abandon', 'leader'] as const) {
+    if (typeof election[method] !== 'function') {
+      throw new LockArgumentError(`The backend's election operations do not implement ${method}()`);
+    }
+  }
+  return {
+    capabilities,
+    campaign: guard('campaign', (r) => election.campaign(r)),
+    extend: guard('extend', (r) => election.extend(r)),
+    proclaim: guard('proclaim', (r) => election.proclaim(r)),
+    resign: guard('resign', (r) => election.resign(r)),
+    abandon: guard('abandon', (r) => election.abandon(r)),
+    // The leader's owner token would let the reader resign or proclaim in its name.
+    leader: guard('leader', (k) =>
+      election.leader(k).then((state) => state && { ...state, owner: holderOf(state.owner) }),
+    ),
+    ...(capabilities.batchExtend && election.extendMany
+      ? { extendMany: guard('extendMany', (r) => election.extendMany!(r)) }
+      : {}),
+    ...(capabilities.watch && election.watch
+      ? { watch: guard('watch', (k, cb) => election.watch!(k, cb)) }
+      : {}),
+    ...(capabilities.nativeWait && election.waitCampaign
+      ? { waitCampaign: guard('waitCampaign', (r) => election.waitCampaign!(r)) }
       : {}),
   };
 }

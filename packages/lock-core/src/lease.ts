@@ -1,4 +1,10 @@
-import type { ExtendResult, LockBackend, OwnerRef } from './backend.js';
+import type {
+  AcquireResult,
+  ExtendResult,
+  LockBackend,
+  OwnerRef,
+  ReleaseResult,
+} from './backend.js';
 import { monotonicNow, toEpoch } from './clock.js';
 import { channels, publish } from './diagnostics.js';
 import { LockLostError, type LockLostReason, LockNotHeldError } from './errors.js';
@@ -6,6 +12,7 @@ import { liveSignal } from './live-signal.js';
 import { isRenewed, renewedTtl } from './renewed-ttl.js';
 import type { Lock, OnLost } from './types.js';
 import { validateTtl } from './validate.js';
+import type { HandOverTarget } from './wait/line.js';
 
 /** What a lease needs from the client that owns it. */
 export interface LeaseHost {
@@ -22,6 +29,11 @@ export interface LeaseHost {
    * once (`sent`: the release is on its way on a backend that applies requests in order).
    */
   released(key: string, sent: boolean): void;
+  /**
+   * Cohort hand-off (backends with `handOver`): the local waiter a release of `key` may pass the
+   * lock to in the same atomic step, or `undefined` for a plain release.
+   */
+  handOverTarget?(key: string): HandOverTarget | undefined;
 }
 
 type LeaseState = 'held' | 'releasing' | 'released' | 'lost';
@@ -41,6 +53,8 @@ export interface LeaseGrant {
   readonly autoExtend: boolean;
   /** Somebody listens for a loss from the start (the client has an `onLost`). */
   readonly observed: boolean;
+  /** Semaphore permits the grant holds (1 for locks). */
+  readonly permits?: number | undefined;
 }
 
 /**
@@ -84,6 +98,8 @@ export class Lease implements OwnerRef {
   /** Usually one; more when re-entered. An array is lighter than a Set at that size. */
   readonly handles: LockHandle[] = [];
   readonly grantedAt: number;
+  /** Semaphore permits this lease holds (1 for locks). */
+  readonly permits: number;
   /** The next lease of the same key in the client's table (another owner): see `LeaseTable`. */
   sameKey: Lease | undefined = undefined;
 
@@ -97,6 +113,7 @@ export class Lease implements OwnerRef {
     this.ttlMs = grant.ttlMs;
     this.autoExtend = grant.autoExtend;
     this.grantedAt = grant.start;
+    this.permits = grant.permits ?? 1;
     this.deadline = grant.start + grant.grantMs;
     this.grantMs = grant.grantMs;
     this.maxHoldUntil = grant.start + grant.maxHoldMs;
@@ -233,10 +250,28 @@ export class Lease implements OwnerRef {
     if (this.inflight) await this.inflight.catch(() => {});
     const started = channels.release.hasSubscribers ? monotonicNow() : 0;
     try {
-      const releasing = this.host.backend.release(this);
+      // The last hold, with a local waiter asleep for the key: release and grant it in one step.
+      const target =
+        last && this.state === 'releasing' ? this.host.handOverTarget?.(this.key) : undefined;
+      let next: AcquireResult | undefined;
+      let releasing: Promise<ReleaseResult>;
+      if (target) {
+        const sent = monotonicNow();
+        const both = this.host.backend.handOver!(this, target.request, target.yieldToOthers);
+        target.deliver(
+          both.then((r) => r.next),
+          sent,
+        );
+        releasing = both.then((r) => {
+          next = r.next;
+          return r.released;
+        });
+      } else {
+        releasing = this.host.backend.release(this);
+      }
       // Requests applied in call order: the next local waiter's attempt can follow the release
       // on the wire, served right after it, instead of waiting a round trip for the reply.
-      const early = last && this.host.backend.capabilities.orderedRequests === true;
+      const early = !target && last && this.host.backend.capabilities.orderedRequests === true;
       if (early) this.host.released(this.key, true);
       const result = await releasing;
       if (channels.release.hasSubscribers) {
@@ -246,7 +281,8 @@ export class Lease implements OwnerRef {
         this.lose('not-held');
         return false;
       }
-      if (result === 'released' && !early) this.host.released(this.key, false);
+      // Handed over, the key never became free: nobody is to be woken.
+      if (result === 'released' && !early && !next?.acquired) this.host.released(this.key, false);
       return true;
     } finally {
       if (last) {
@@ -323,6 +359,10 @@ export class LockHandle implements Lock {
   }
   get held(): boolean {
     return !this.#released && this.lease.live;
+  }
+  /** Semaphore permits held (a `Permit`); 1 for a lock. */
+  get permits(): number {
+    return this.lease.permits;
   }
 
   async extend(ttlMs?: number): Promise<void> {
@@ -407,6 +447,14 @@ export class LeaseTable {
   }
 
   /** Whether some lease of `key` is held (not releasing, released or lost). */
+  /** Semaphore permits this client's live leases of `key` hold. */
+  permitsHeld(key: string): number {
+    let permits = 0;
+    for (let lease = this.#byKey.get(key); lease; lease = lease.sameKey)
+      if (lease.state === 'held') permits += lease.permits;
+    return permits;
+  }
+
   holds(key: string): boolean {
     for (let lease = this.#byKey.get(key); lease; lease = lease.sameKey)
       if (lease.state === 'held') return true;

@@ -26,6 +26,8 @@ export interface ClientDefaults {
   readonly watchdogBatchSize: number;
   readonly maxWaiters: number;
   readonly maxWaitersPerKey: number;
+  readonly handOverLimit: number;
+  readonly handOverWindowMs: number;
 }
 
 const CLIENT_OPTIONS = new Set([
@@ -39,6 +41,8 @@ const CLIENT_OPTIONS = new Set([
   'watchdogBatchSize',
   'maxWaiters',
   'maxWaitersPerKey',
+  'handOverLimit',
+  'handOverWindowMs',
 ]);
 const POLL_OPTIONS = new Set(['initialDelayMs', 'maxDelayMs']);
 const HOLD_OPTIONS = ['ttlMs', 'owner', 'autoExtend', 'maxHoldMs', 'onLost'];
@@ -83,7 +87,18 @@ export function normalizeClientOptions(options: LockClientOptions | undefined): 
     watchdogBatchSize: batch,
     maxWaiters: validateWaiterBound('maxWaiters', o.maxWaiters),
     maxWaitersPerKey: validateWaiterBound('maxWaitersPerKey', o.maxWaitersPerKey),
+    handOverLimit: validateHandOverLimit(o.handOverLimit ?? 16),
+    handOverWindowMs: validateDuration('handOverWindowMs', o.handOverWindowMs ?? 100),
   };
+}
+
+function validateHandOverLimit(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new LockArgumentError(
+      `handOverLimit must be a non-negative integer, got ${typeof value === 'number' ? value : typeof value}`,
+    );
+  }
+  return value;
 }
 
 export type CallKind = 'acquire' | 'tryAcquire' | 'using';
@@ -197,4 +212,17 @@ export function resolveStrategy(
     );
   }
   return strategy;
+}
+
+/** Whether a client default `strategy` works on a backend with these capabilities. */
+export function supportsStrategy(
+  strategy: WaitStrategy,
+  capabilities: BackendCapabilities,
+): boolean {
+  return (
+    strategy === 'auto' ||
+    strategy === 'poll' ||
+    (strategy === 'native' && capabilities.nativeWait) ||
+    (strategy === 'watch' && capabilities.watch)
+  );
 }

@@ -12,20 +12,36 @@ export {
   type AcquireResult,
   type BackendAdapterModule,
   type BackendCapabilities,
+  type CampaignRequest,
+  type CampaignWaitRequest,
+  type ElectionBackend,
+  type ElectionCapabilities,
   type ExtendResult,
   type Granted,
+  type HandOverResult,
+  type LeaderState,
+  type LeaseAcquireRequest,
+  type LeaseKind,
+  type LeaseRef,
+  type LeaseState,
+  type LeaseWaitRequest,
   type LockBackend,
   type LockState,
   type NativeWaitRequest,
   type OwnerRef,
   type Refused,
   type ReleaseResult,
+  type SharedBackend,
+  type SharedCapabilities,
+  type SharedState,
   SPECIFICATION_VERSION,
   type SpecificationVersion,
   type WatchHandle,
 } from './backend.js';
 export { monotonicNow } from './clock.js';
 export { reportError, reported } from './diagnostics.js';
+// Thrown by a backend's shared-key operations (see SharedBackend); the core passes them through.
+export { LockLimitError, LockUpgradeError } from './errors.js';
 export {
   durationMs,
   type IntegerBounds,

@@ -105,7 +105,7 @@ export async function connectBackend(
   try {
     const resolved = resolveOptions({ ...settings, client: client as unknown as EtcdClientLike });
     return createEtcdBackend({
-      driver: createEtcd3Driver(resolved.client, resolved.requestTimeoutMs),
+      driver: createEtcd3Driver(resolved.client, resolved.requestTimeoutMs, resolved.prefix),
       prefix: resolved.prefix,
       onClose: async () => client.close(),
     });

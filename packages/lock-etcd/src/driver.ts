@@ -71,6 +71,48 @@ export interface WatchHandlers {
   onResync(): void;
 }
 
+/** One change a `watchChanges` watch saw. */
+export interface KeyChange {
+  readonly type: 'put' | 'delete';
+  /** The key (relative to the client's namespace). */
+  readonly key: string;
+  /** For a put: the key's create revision (a new key's is the put's own revision). 0 for a delete. */
+  readonly createRevision: bigint;
+  /** For a put: 1 when the put created the key, more when it changed an existing one. */
+  readonly version: number;
+}
+
+export interface ChangeHandlers {
+  onChange(change: KeyChange): void;
+  /** Events may have been missed (reconnect, compaction): re-read instead of trusting the stream. */
+  onResync(): void;
+}
+
+/** A contender read of a semaphore or read-write queue, at one store revision. */
+export interface SharedQueueRead {
+  /** Its direct contenders (`q<hex>_<n>`), oldest (lowest create revision) first. */
+  readonly contenders: readonly StoredKey[];
+  readonly revision: bigint;
+}
+
+/** One key of an `acquireMany` transaction. */
+export type ManyItem =
+  | {
+      readonly fresh: {
+        readonly queue: string;
+        readonly key: string;
+        readonly value: string;
+        readonly lease: string;
+      };
+    }
+  | {
+      readonly reenter: {
+        readonly key: string;
+        readonly modRevision: bigint;
+        readonly value: string;
+      };
+    };
+
 export interface EtcdDriver {
   /** Grants a lease of `ttlSeconds`. Nothing keeps it alive but `keepAlive` calls. */
   grantLease(ttlSeconds: number): Promise<GrantedLease>;
@@ -131,6 +173,91 @@ export interface EtcdDriver {
     fromRevision: bigint | undefined,
     handlers: WatchHandlers,
   ): Promise<DeleteWatch>;
+  /**
+   * Shared keys, step one, in one transaction: create `key` (value, lease), which must not exist,
+   * and read every contender of `queue` (ours is the newest: the put is the last revision).
+   */
+  sharedEnqueue(
+    queue: string,
+    key: string,
+    value: string,
+    lease: string,
+  ): Promise<SharedQueueRead & { readonly own: StoredKey }>;
+  /** The contenders of `queue` created at or before `maxCreateRevision` (every one without). */
+  sharedRange(queue: string, maxCreateRevision?: bigint): Promise<SharedQueueRead>;
+  /**
+   * Replaces the values of `writes` (keeping their leases) in one transaction, if none of them
+   * changed since its `modRevision` and no key was created under `queue` after `revision`.
+   */
+  rewriteIfUnchanged(
+    queue: string,
+    revision: bigint,
+    writes: readonly {
+      readonly key: string;
+      readonly modRevision: bigint;
+      readonly value: string;
+    }[],
+  ): Promise<boolean>;
+  /** Deletes each key that is still the incarnation created at its revision; how many went. */
+  deleteIncarnations(
+    keys: readonly { readonly key: string; readonly createRevision: bigint }[],
+  ): Promise<number>;
+  /** Watches puts and deletions of one key or under a prefix, from `fromRevision` (as `watchDeletes`). */
+  watchChanges(
+    target: { readonly key: string } | { readonly prefix: string },
+    fromRevision: bigint | undefined,
+    handlers: ChangeHandlers,
+  ): Promise<DeleteWatch>;
+  /**
+   * Elections, step one, in one transaction: create the candidate `key` (public `value`) and its
+   * `side` record (`sideValue`: the owner) on `lease`; `key` must not exist. Reads the oldest
+   * candidate of `queue` as of the put.
+   */
+  campaignPut(
+    queue: string,
+    key: string,
+    value: string,
+    side: string,
+    sideValue: string,
+    lease: string,
+  ): Promise<Enqueued>;
+  /** `standing`, counting only election candidates (`<pfx>/<leaseHex>`) as the queue. */
+  candidateStanding(queue: string, key: string, createRevision: bigint): Promise<Standing>;
+  /**
+   * The election's leader: the oldest candidate of `queue` and, read at the same store revision,
+   * the key `sideOf` names for it (its side record, absent for a foreign candidate).
+   */
+  electionLeader(
+    queue: string,
+    sideOf: (leader: StoredKey) => string,
+  ): Promise<{ readonly leader: StoredKey; readonly side: StoredKey | undefined } | undefined>;
+  /**
+   * One transaction: if every guard key still has its create revision, run the puts (keeping
+   * each key's lease unless `lease` is given) and deletes. Whether it ran.
+   */
+  electionTxn(
+    guards: readonly { readonly key: string; readonly createRevision: bigint }[],
+    ops: readonly (
+      | { readonly put: string; readonly value: string; readonly lease?: string }
+      | { readonly delete: string }
+    )[],
+  ): Promise<boolean>;
+  /**
+   * `tryAcquireMany`'s step, in one all-or-nothing transaction: create each `fresh` key (value,
+   * lease) if its queue is free, and rewrite each `reenter` key (keeping its lease) if its mod
+   * revision is unchanged. A queue is free when it holds no key at all, or, with `freeAt`, no key
+   * created after that revision (the caller saw no contender there at `freeAt`). When refused,
+   * nothing was written, and `reads[i]` is the oldest contender of item i's queue (fresh) or its
+   * key as stored (reenter), read in the same transaction.
+   */
+  acquireMany(
+    items: readonly ManyItem[],
+    freeAt: bigint | undefined,
+  ): Promise<{
+    readonly succeeded: boolean;
+    readonly revision: bigint;
+    readonly reads: readonly (StoredKey | undefined)[];
+  }>;
   /** One page of `list()`: the holds under `prefix + request.prefix` (see `list.ts`). */
   list(prefix: string, request: ListRequest): Promise<ListPage>;
 }

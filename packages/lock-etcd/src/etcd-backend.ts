@@ -21,22 +21,28 @@ import {
   type ListPage,
   type ListRequest,
   type LockBackend,
-  LockBackendError,
   LockClosedError,
-  LockError,
   type LockState,
   type NativeWaitRequest,
   type OwnerRef,
   type ReleaseResult,
   type WatchHandle,
 } from '@dlock/lock-core';
-import { monotonicNow, SPECIFICATION_VERSION } from '@dlock/lock-core/spi';
+import {
+  type ElectionBackend,
+  monotonicNow,
+  type SharedBackend,
+  SPECIFICATION_VERSION,
+} from '@dlock/lock-core/spi';
+import { BACKEND_NAME, failed, failedWait } from './backend-failure.js';
 import type { DeleteWatch, EtcdDriver } from './driver.js';
+import { EtcdElection } from './election.js';
 import { createEtcd3Driver } from './etcd3-driver.js';
 import { EtcdMutex } from './mutex.js';
 import { type EtcdBackendOptions, resolveOptions } from './options.js';
-
-const NAME = 'etcd';
+import { createSharedBackend } from './shared-backend.js';
+import { EtcdShared } from './shared-leases.js';
+import { trackWatch } from './tracked-watch.js';
 
 const CAPABILITIES: BackendCapabilities = {
   watch: true,
@@ -44,20 +50,22 @@ const CAPABILITIES: BackendCapabilities = {
   ttlGranularityMs: 1000,
   batchExtend: true,
   list: true,
+  // One compare, one put and one read per key: 60 keys stay well under etcd's default
+  // --max-txn-ops of 128, whichever way it is counted.
+  maxManyKeys: 60,
 };
-
-/** The driver's failure as the SPI operation's `LockBackendError` (dlock's own errors as they are). */
-function failed(operation: string, key: string | undefined) {
-  return (error: unknown): never => {
-    throw LockError.isInstance(error) ? error : new LockBackendError(NAME, operation, error, key);
-  };
-}
 
 class EtcdBackend implements LockBackend {
   readonly specificationVersion = SPECIFICATION_VERSION;
-  readonly name = NAME;
+  readonly name = BACKEND_NAME;
   readonly capabilities = CAPABILITIES;
   readonly #mutex: EtcdMutex;
+  /** Semaphores and read-write locks, on the mutex's session leases. */
+  readonly #shared: EtcdShared;
+  readonly shared: SharedBackend;
+  /** Leader elections, each campaign on a lease of its own (election.ts). */
+  readonly #election: EtcdElection;
+  readonly election: ElectionBackend;
   readonly #driver: EtcdDriver;
   readonly #prefix: string;
   readonly #onClose: (() => Promise<void>) | undefined;
@@ -70,6 +78,19 @@ class EtcdBackend implements LockBackend {
     this.#driver = driver;
     this.#prefix = prefix;
     this.#mutex = new EtcdMutex(driver, prefix);
+    this.#shared = new EtcdShared(driver, prefix, this.#mutex.sessions);
+    this.shared = createSharedBackend(
+      this.#shared,
+      this.#closing.signal,
+      () => this.#closed !== undefined,
+    );
+    this.#election = new EtcdElection(
+      driver,
+      prefix,
+      this.#closing.signal,
+      () => this.#closed !== undefined,
+    );
+    this.election = this.#election;
     this.#onClose = onClose;
   }
 
@@ -79,6 +100,17 @@ class EtcdBackend implements LockBackend {
     return this.#mutex
       .tryAcquire({ key: request.key, owner: request.owner, ttl, entered })
       .catch(failed('acquire', request.key));
+  }
+
+  async tryAcquireMany(requests: readonly AcquireRequest[]): Promise<AcquireResult[]> {
+    const entered = monotonicNow();
+    const claims = requests.map((r) => ({
+      key: r.key,
+      owner: r.owner,
+      ttl: this.#ttl(r.ttlMs),
+      entered,
+    }));
+    return this.#mutex.tryAcquireMany(claims).catch(failed('tryAcquireMany', undefined));
   }
 
   async waitAcquire(request: NativeWaitRequest): Promise<AcquireResult> {
@@ -95,11 +127,7 @@ class EtcdBackend implements LockBackend {
         deadline: entered + request.timeoutMs,
         signals: [signal, this.#closing.signal],
       })
-      .catch((error: unknown) => {
-        // An abort rejects with the caller's own reason, as the SPI says, not as a backend failure.
-        if (signal.aborted && error === signal.reason) throw error;
-        return failed('waitAcquire', request.key)(error);
-      });
+      .catch(failedWait(signal, request.key));
   }
 
   async extend(request: AcquireRequest): Promise<ExtendResult> {
@@ -147,17 +175,7 @@ class EtcdBackend implements LockBackend {
         { onDelete: onRelease, onResync: onRelease },
       )
       .catch(failed('watch', key));
-    if (this.#closed) {
-      await watch.close();
-      throw new LockClosedError();
-    }
-    this.#watches.add(watch);
-    return {
-      close: () => {
-        this.#watches.delete(watch);
-        return watch.close();
-      },
-    };
+    return trackWatch(this.#watches, watch, this.#closed !== undefined);
   }
 
   close(): Promise<void> {
@@ -174,6 +192,7 @@ class EtcdBackend implements LockBackend {
     this.#closing.abort(new LockClosedError());
     const watches = [...this.#watches];
     this.#watches.clear();
+    await Promise.all([this.#shared.close(), this.#election.close()]);
     await Promise.all([...watches.map((w) => w.close()), this.#mutex.close()]);
     await this.#onClose?.();
   }
@@ -200,7 +219,7 @@ class EtcdBackend implements LockBackend {
 export function etcdBackend(options: EtcdBackendOptions): LockBackend {
   const settings = resolveOptions(options);
   return createEtcdBackend({
-    driver: createEtcd3Driver(settings.client, settings.requestTimeoutMs),
+    driver: createEtcd3Driver(settings.client, settings.requestTimeoutMs, settings.prefix),
     prefix: settings.prefix,
   });
 }

@@ -27,17 +27,30 @@ export function leaseHex(leaseId: string): string {
   return BigInt(leaseId).toString(16);
 }
 
+/**
+ * Whether a mutex queue lies where elections write (election-keys.ts): its bare-hex keys are then
+ * candidates and side records, not contenders.
+ */
+export function isElectionArea(prefix: string, queue: string): boolean {
+  return queue.startsWith(`${prefix}elect/`) || queue.startsWith(`${prefix}electors/`);
+}
+
 /** Ours (`<hex>_<hex>`) or another Mutex user's (`<hex>`). */
 const CONTENDER = /^[0-9a-f]+(?:_[0-9a-f]+)?$/;
 
 /**
  * Whether `key` is a contender directly in `queue`. A plain prefix range over `orders/` also
  * returns the keys of a lock named `orders/42` (`orders/42/<hex>`); those are not ours to order by.
+ *
+ * With the backend's `prefix`: in a queue where elections write (a lock named `elect/<name>` or
+ * `electors/<name>`), a bare `<hex>` key is an election's candidate or side record, not another
+ * Mutex user's, so only dlock's own `<hex>_<n>` keys count there.
  */
-export function isContender(queue: string, key: string): boolean {
-  return (
-    key.length > queue.length && key.startsWith(queue) && CONTENDER.test(key.slice(queue.length))
-  );
+export function isContender(queue: string, key: string, prefix?: string): boolean {
+  if (key.length <= queue.length || !key.startsWith(queue)) return false;
+  const name = key.slice(queue.length);
+  if (!CONTENDER.test(name)) return false;
+  return prefix === undefined || name.includes('_') || !isElectionArea(prefix, queue);
 }
 
 /** The first byte string after every key starting with `prefix` (etcd's GetPrefixRangeEnd). */

@@ -52,7 +52,7 @@ export async function listEtcd(ctx: EtcdListContext, request: ListRequest): Prom
     if (
       slash > prefix.length &&
       key.startsWith(request.prefix) &&
-      isContender(name.slice(0, slash + 1), name)
+      isContender(name.slice(0, slash + 1), name, prefix)
     ) {
       locks.add(key);
     }
@@ -65,7 +65,7 @@ export async function listEtcd(ctx: EtcdListContext, request: ListRequest): Prom
         options(),
       );
       const contenders = response.kvs.filter((kv) =>
-        isContender(queue, kv.key.subarray(ns.length).toString('utf8')),
+        isContender(queue, kv.key.subarray(ns.length).toString('utf8'), prefix),
       );
       return { key, contenders };
     }),

@@ -23,11 +23,19 @@ import type {
   ReleaseResult,
 } from '@dlock/lock-core';
 import { monotonicNow } from '@dlock/lock-core/spi';
-import type { DeleteWatch, EtcdDriver, StoredKey } from './driver.js';
+import type { DeleteWatch, EtcdDriver, ManyItem, StoredKey } from './driver.js';
 import { contenderKey, decodeHolder, encodeHolder, heldBy, queuePrefix } from './keys.js';
+import { throwIfAborted } from './pause.js';
+import { putOnSession } from './put-on-session.js';
 import { reportError } from './report-error.js';
-import { type Turn, throwIfAborted, waitForTurn } from './revision-queue.js';
+import { type Turn, waitForTurn } from './revision-queue.js';
 import { isLeaseNotFound, type Session, SessionPool } from './session.js';
+
+/** Every key refused: the one held here by another owner with its remaining TTL. */
+function refuseAll(claims: readonly Claim[], busy: Claim, expiresAt: number): AcquireResult[] {
+  const retryAfterMs = Math.max(0, Math.ceil(expiresAt - monotonicNow()));
+  return claims.map((c) => (c === busy ? { acquired: false, retryAfterMs } : { acquired: false }));
+}
 
 /** Compare-and-swap rounds before a hold-count update gives up under concurrent changes. */
 const CAS_ROUNDS = 8;
@@ -90,6 +98,11 @@ export class EtcdMutex {
     });
   }
 
+  /** The backend's sessions: semaphores and read-write locks put their keys on them too. */
+  get sessions(): SessionPool {
+    return this.#sessions;
+  }
+
   /** The queue prefix of a lock key under the backend's key prefix. */
   queue(key: string): string {
     return queuePrefix(this.#prefix, key);
@@ -102,10 +115,9 @@ export class EtcdMutex {
    */
   async tryAcquire(claim: Claim): Promise<AcquireResult> {
     const held = this.#holds.get(claim.key);
-    if (held?.owner === claim.owner) {
-      const reentered = await this.#reenter(held, claim);
-      if (reentered) return reentered;
-    } else if (held) {
+    const reentered = await this.#reenterOwn(held, claim);
+    if (reentered) return reentered;
+    if (held && held.owner !== claim.owner) {
       // Held through this backend by another owner: the caller may retry once its TTL ran out.
       return {
         acquired: false,
@@ -128,15 +140,170 @@ export class EtcdMutex {
   }
 
   /**
+   * All or nothing on several keys, in one transaction (`driver.acquireMany`): each free key gets
+   * a new contender key on the session of its TTL, and each key the owner holds (here, or through
+   * another backend) its hold count plus one, guarded by its mod revision; if any key is held by
+   * someone else, or changed under us, nothing is written. A queue whose only keys are nested
+   * lock names' is free too: the next round then compares against the revision it was read at.
+   */
+  async tryAcquireMany(claims: readonly Claim[]): Promise<AcquireResult[]> {
+    type Plan =
+      | { readonly kind: 'fresh' }
+      | {
+          readonly kind: 'reenter';
+          readonly key: string;
+          readonly token: bigint;
+          modRevision: bigint;
+          count: number;
+        };
+    const plans: Plan[] = [];
+    for (const claim of claims) {
+      const held = this.#holds.get(claim.key);
+      if (held && held.owner !== claim.owner) return refuseAll(claims, claim, held.expiresAt);
+      plans.push(
+        held
+          ? {
+              kind: 'reenter',
+              key: held.etcdKey,
+              token: held.token,
+              modRevision: held.modRevision,
+              count: held.count,
+            }
+          : { kind: 'fresh' },
+      );
+    }
+    let freeAt: bigint | undefined;
+    for (let round = 0; round < CAS_ROUNDS; round++) {
+      const sessions = await Promise.all(
+        claims.map((claim, i) =>
+          plans[i]!.kind === 'fresh' ? this.#sessions.current(claim.ttl) : undefined,
+        ),
+      );
+      for (const [i, session] of sessions.entries()) {
+        const ttl = claims[i]!.ttl;
+        if (session && !session.nearlyCovers(monotonicNow() + ttl)) {
+          session
+            .refresh()
+            .catch((error: unknown) => reportError('acquire', claims[i]!.key, error));
+        }
+      }
+      const items: ManyItem[] = claims.map((claim, i) => {
+        const plan = plans[i]!;
+        if (plan.kind === 'reenter') {
+          const value = encodeHolder(claim.owner, plan.count + 1);
+          return { reenter: { key: plan.key, modRevision: plan.modRevision, value } };
+        }
+        const queue = this.queue(claim.key);
+        const lease = sessions[i]!.id;
+        const key = contenderKey(queue, lease, ++this.#sequence);
+        return { fresh: { queue, key, value: encodeHolder(claim.owner, 1), lease } };
+      });
+      let outcome: Awaited<ReturnType<EtcdDriver['acquireMany']>>;
+      try {
+        outcome = await this.#driver.acquireMany(items, freeAt);
+      } catch (error) {
+        // A lease etcd expired just before: the next round opens a new session.
+        if (round === 0 && isLeaseNotFound(error)) {
+          for (const session of sessions) session?.markLost();
+          continue;
+        }
+        throw error;
+      }
+      if (outcome.succeeded)
+        return this.#grantMany(claims, plans, items, sessions, outcome.revision);
+      let blocked = false;
+      for (const [i, claim] of claims.entries()) {
+        const plan = plans[i]!;
+        const kv = outcome.reads[i];
+        if (plan.kind === 'reenter') {
+          const stored = kv && decodeHolder(kv.value, kv.lease);
+          if (kv && stored && heldBy(stored, claim.owner)) {
+            // Changed by the owner itself meanwhile: try again with what is stored now.
+            plan.modRevision = kv.modRevision;
+            plan.count = stored.count;
+          } else {
+            const local = this.#holds.get(claim.key);
+            if (local?.etcdKey === plan.key) this.#drop(local);
+            plans[i] = { kind: 'fresh' };
+          }
+        } else if (kv && heldBy(decodeHolder(kv.value, kv.lease), claim.owner)) {
+          // Held by this very owner through another backend: re-enter it there.
+          const count = decodeHolder(kv.value, kv.lease).count;
+          plans[i] = {
+            kind: 'reenter',
+            key: kv.key,
+            token: kv.createRevision,
+            modRevision: kv.modRevision,
+            count,
+          };
+        } else if (kv) {
+          blocked = true;
+        }
+      }
+      if (blocked) {
+        return claims.map(() => ({ acquired: false }));
+      }
+      // Only nested names' keys (or nothing any more) in the free queues, as of that revision.
+      freeAt = outcome.revision;
+    }
+    throw new Error('too many concurrent changes to the keys of one tryAcquireMany');
+  }
+
+  /** Records the grants and re-entries of a successful `acquireMany` transaction. */
+  async #grantMany(
+    claims: readonly Claim[],
+    plans: readonly (
+      | { kind: 'fresh' }
+      | { kind: 'reenter'; key: string; token: bigint; count: number }
+    )[],
+    items: readonly ManyItem[],
+    sessions: readonly (Session | undefined)[],
+    revision: bigint,
+  ): Promise<AcquireResult[]> {
+    const results = await Promise.all(
+      claims.map(async (claim, i): Promise<AcquireResult> => {
+        const plan = plans[i]!;
+        const item = items[i]!;
+        if (plan.kind === 'fresh' && 'fresh' in item) {
+          const { key, value, lease } = item.fresh;
+          const own = { key, value, createRevision: revision, modRevision: revision, lease };
+          return this.#grant(sessions[i]!, own, claim);
+        }
+        const local = this.#holds.get(claim.key);
+        if (plan.kind === 'reenter' && local?.etcdKey === plan.key) {
+          local.modRevision = revision;
+          local.count = plan.count + 1;
+          local.expiresAt = Math.max(local.expiresAt, monotonicNow() + claim.ttl);
+          const ttlMs = await this.#covered(local, claim.entered);
+          this.#arm(local);
+          return { acquired: true, fencingToken: local.token, reentered: true, ttlMs };
+        }
+        // Re-entered on another backend's key, whose expiry stays with that backend.
+        const token = plan.kind === 'reenter' ? plan.token : 0n;
+        return { acquired: true, fencingToken: token, reentered: true, ttlMs: claim.ttl };
+      }),
+    );
+    if (results.every((r) => r.acquired)) return results;
+    // A session lost between the transaction and its answer: give back what was taken.
+    await Promise.all(
+      results.map((r, i) =>
+        r.acquired
+          ? this.release(claims[i]!).catch((error: unknown) =>
+              reportError('acquire', claims[i]!.key, error),
+            )
+          : undefined,
+      ),
+    );
+    return claims.map(() => ({ acquired: false }));
+  }
+
+  /**
    * The Go Mutex's `Lock`: queue a key, wait until every older key is gone, and make sure ours
    * still exists. A timeout, an abort or a failure deletes our key before this call settles.
    */
   async waitAcquire(claim: WaitingClaim): Promise<AcquireResult> {
-    const held = this.#holds.get(claim.key);
-    if (held?.owner === claim.owner) {
-      const reentered = await this.#reenter(held, claim);
-      if (reentered) return reentered;
-    }
+    const reentered = await this.#reenterOwn(this.#holds.get(claim.key), claim);
+    if (reentered) return reentered;
     const { signals, deadline } = claim;
     for (let round = 0; ; round++) {
       if (round === 10 * CAS_ROUNDS) throw new Error(`could not queue in ${this.queue(claim.key)}`);
@@ -394,25 +561,12 @@ export class EtcdMutex {
     put: (queue: string, key: string, value: string, lease: string) => Promise<T>,
   ): Promise<{ session: Session; enqueued: T }> {
     const queue = this.queue(claim.key);
-    for (let round = 0; ; round++) {
-      const session = await this.#sessions.current(claim.ttl);
+    // The grant waits for the keep-alive sent alongside (`#covered`).
+    return putOnSession(this.#sessions, claim, async (session) => {
       const own = contenderKey(queue, session.id, ++this.#sequence);
-      if (!session.nearlyCovers(monotonicNow() + claim.ttl)) {
-        // The grant waits for it (`#covered`); a failure only shortens the TTL it can report.
-        session.refresh().catch((error: unknown) => reportError('acquire', claim.key, error));
-      }
-      try {
-        const value = encodeHolder(claim.owner, 1);
-        return { session, enqueued: await put(queue, own, value, session.id) };
-      } catch (error) {
-        // etcd expired the lease before the put reached it: the session is lost, queue on a new one.
-        if (round === 0 && isLeaseNotFound(error)) {
-          session.markLost();
-          continue;
-        }
-        throw error;
-      }
-    }
+      const value = encodeHolder(claim.owner, 1);
+      return { session, enqueued: await put(queue, own, value, session.id) };
+    });
   }
 
   /**
@@ -461,6 +615,11 @@ export class EtcdMutex {
     }
     this.#arm(hold);
     return { acquired: true, fencingToken: hold.token, reentered: false, ttlMs };
+  }
+
+  /** Re-enters `held` if it is `claim.owner`'s; undefined otherwise or if the hold is gone. */
+  async #reenterOwn(held: Hold | undefined, claim: Claim): Promise<AcquireResult | undefined> {
+    return held?.owner === claim.owner ? this.#reenter(held, claim) : undefined;
   }
 
   /** Re-entry by the owner holding the key through this backend: count + 1 in etcd. */

@@ -6,6 +6,7 @@
  */
 import { monotonicNow } from '@dlock/lock-core/spi';
 import type { DeleteWatch, EtcdDriver, StoredKey } from './driver.js';
+import { type OpenWatch, type Paused, pause } from './pause.js';
 import type { Session } from './session.js';
 
 /** Re-read our place at least this often even without a watch event: a lost event only delays. */
@@ -16,10 +17,11 @@ const RETRY_MS = 250;
 const CONFIRMED_MS = 1_000;
 
 export type Turn = 'first' | 'session-lost' | 'timeout';
-type Woke = 'deleted' | 'changed' | 'timeout' | 'session-lost';
+type Woke = 'deleted' | Paused;
 
 export interface QueueContext {
-  readonly driver: EtcdDriver;
+  /** The mutex's `standing`, or an election's (`candidateStanding`). */
+  readonly driver: Pick<EtcdDriver, 'standing' | 'watchDeletes'>;
   /** Open watches, so that closing the backend can cancel them. */
   readonly watches: Set<DeleteWatch>;
 }
@@ -55,7 +57,7 @@ export async function waitForTurn(
       }
       failingSince = undefined;
       if (!standing.predecessor) return { turn: 'first', own: standing.own };
-      woke = await pause(ctx, w, {
+      woke = await pauseFor(ctx, w, {
         key: standing.predecessor.key,
         fromRevision: standing.revision + 1n,
       });
@@ -79,7 +81,7 @@ export async function waitForTurn(
       // If the outage outlasts the lease, the session is lost and the caller queues again.
       failingSince ??= monotonicNow();
       if (monotonicNow() - failingSince > w.session.ttlMs) throw error;
-      woke = await pause(ctx, w, undefined, RETRY_MS);
+      woke = await pauseFor(ctx, w, undefined, RETRY_MS);
     }
     if (woke === 'timeout' || woke === 'session-lost') return { turn: woke };
   }
@@ -89,60 +91,19 @@ export async function waitForTurn(
  * Watches one key for deletion (or just sleeps, without `target`); also ends at the deadline, on
  * abort, on session loss and after `maxWaitMs`.
  */
-async function pause(
+function pauseFor(
   ctx: QueueContext,
   w: Waiting,
   target: { readonly key: string; readonly fromRevision: bigint } | undefined,
   maxWaitMs = RECHECK_MS,
 ): Promise<Woke> {
-  let wake!: (outcome: Woke) => void;
-  let fail!: (reason: unknown) => void;
-  const outcome = new Promise<Woke>((resolve, reject) => {
-    wake = resolve;
-    fail = reject;
-  });
-  const onAbort = (event: Event): void => fail((event.target as AbortSignal).reason);
-  for (const signal of w.signals) signal.addEventListener('abort', onAbort, { once: true });
-  const stopLost = w.session.whenLost(() => wake('session-lost'));
-  const remaining = w.deadline - monotonicNow();
-  const timer = setTimeout(
-    () => wake(remaining <= maxWaitMs ? 'timeout' : 'changed'),
-    Math.max(0, Math.min(remaining, maxWaitMs)),
-  );
-  timer.unref();
-  let watch: DeleteWatch | undefined;
-  let watching: Promise<DeleteWatch> | undefined;
-  try {
-    throwIfAborted(w.signals);
-    if (target) {
+  const open: OpenWatch<'deleted' | 'changed'> | undefined =
+    target &&
+    ((wake) =>
       // From the revision of our last read: a deletion in between is delivered, not missed.
-      watching = ctx.driver.watchDeletes({ key: target.key }, target.fromRevision, {
+      ctx.driver.watchDeletes({ key: target.key }, target.fromRevision, {
         onDelete: () => wake('deleted'),
         onResync: () => wake('changed'),
-      });
-      watch = await Promise.race([watching, outcome.then(() => undefined)]);
-      if (watch) ctx.watches.add(watch);
-    }
-    return await outcome;
-  } finally {
-    clearTimeout(timer);
-    stopLost();
-    for (const signal of w.signals) signal.removeEventListener('abort', onAbort);
-    if (watch) {
-      ctx.watches.delete(watch);
-      void watch.close();
-    } else {
-      // The wait ended before the watch was confirmed: close it once it is.
-      watching?.then(
-        (late) => late.close(),
-        // A watch that failed before the wait ended failed the wait (the race above); one that
-        // fails after it ended was needed by nobody.
-        () => undefined,
-      );
-    }
-  }
-}
-
-export function throwIfAborted(signals: readonly AbortSignal[]): void {
-  for (const signal of signals) if (signal.aborted) throw signal.reason;
+      }));
+  return pause({ ...w, watches: ctx.watches }, open, maxWaitMs);
 }

@@ -267,12 +267,19 @@ export class SessionPool {
   readonly #onLost: (session: Session) => void;
   readonly #sessions = new Map<number, Promise<Session>>();
   readonly #open = new Set<Session>();
+  /** More `onLost` listeners: the shared keys' (semaphores, read-write locks) use the same leases. */
+  readonly #lostListeners = new Set<(session: Session) => void>();
   #closed = false;
 
   /** `onLost`: every lock on a lost session is lost. */
   constructor(driver: EtcdDriver, onLost: (session: Session) => void) {
     this.#driver = driver;
     this.#onLost = onLost;
+  }
+
+  /** Also calls `listener` for every lost session. */
+  onLost(listener: (session: Session) => void): void {
+    this.#lostListeners.add(listener);
   }
 
   /**
@@ -330,6 +337,7 @@ export class SessionPool {
     const session = new Session(this.#driver, granted, sentAt, (lost) => {
       this.#open.delete(lost);
       this.#onLost(lost);
+      for (const listener of this.#lostListeners) listener(lost);
     });
     if (this.#closed) {
       await session.end();

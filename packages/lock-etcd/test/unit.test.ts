@@ -1,5 +1,6 @@
 import { LockArgumentError } from '@dlock/lock-core';
 import { describe, expect, it } from 'vitest';
+import { candidateKey, electorKey, isCandidate } from '../src/election-keys.js';
 import { etcdBackend } from '../src/index.js';
 import {
   contenderKey,
@@ -28,6 +29,12 @@ describe('key layout (etcd concurrency.Mutex)', () => {
     expect(isContender('a/', 'a/b/1f')).toBe(false);
     expect(isContender('a/', 'a/')).toBe(false);
     expect(isContender('a/', 'a/XYZ')).toBe(false);
+    // Where elections write, bare hex keys are candidates and side records, not contenders.
+    expect(isContender('p/elect/x/', 'p/elect/x/1f', 'p/')).toBe(false);
+    expect(isContender('p/electors/x/', 'p/electors/x/1f', 'p/')).toBe(false);
+    expect(isContender('p/elect/x/', 'p/elect/x/1f_2', 'p/')).toBe(true);
+    expect(isContender('p/electx/', 'p/electx/1f', 'p/')).toBe(true);
+    expect(isContender('p/elect/x/', 'p/elect/x/1f')).toBe(true);
   });
 
   it('computes etcd prefix range ends', () => {
@@ -73,7 +80,17 @@ describe('etcdBackend options', () => {
     expect(() => etcdBackend(options as never)).toThrow(LockArgumentError);
   });
 
-  it('declares whole-second TTLs, its native wait queue and listing', () => {
+  it("names election keys as etcd's Election does, and counts only bare hex candidates", () => {
+    const key = candidateKey('p/', 'jobs', '7587893063185186061');
+    expect(key).toBe('p/elect/jobs/694d9c89e0cdbd0d');
+    expect(electorKey('p/', 'jobs', key)).toBe('p/electors/jobs/694d9c89e0cdbd0d');
+    expect(isCandidate('p/elect/jobs/', key)).toBe(true);
+    expect(isCandidate('p/elect/jobs/', 'p/elect/jobs/694c_1')).toBe(false);
+    expect(isCandidate('p/elect/jobs/', 'p/elect/jobs/a/694c')).toBe(false);
+    expect(isCandidate('p/elect/jobs/', 'p/elect/jobs/')).toBe(false);
+  });
+
+  it('declares whole-second TTLs, its native wait queue, listing, several keys per transaction and elections', () => {
     const backend = etcdBackend({ client });
     expect(backend.capabilities).toEqual({
       watch: true,
@@ -81,6 +98,12 @@ describe('etcdBackend options', () => {
       ttlGranularityMs: 1000,
       batchExtend: true,
       list: true,
+      maxManyKeys: 60,
+    });
+    expect(backend.election?.capabilities).toEqual({
+      watch: true,
+      nativeWait: true,
+      batchExtend: false,
     });
   });
 });

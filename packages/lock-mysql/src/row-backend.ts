@@ -12,7 +12,7 @@ import { keyBytes, ownerBytes } from './keys.js';
 import type { OwnedMysqlPool } from './pool-types.js';
 import { micros } from './server-time.js';
 import { acquireRowSql, acquireRowValues, decodeAcquireRow } from './sql-acquire-row.js';
-import { extendSql } from './sql-extend.js';
+import { extendRow, extendSql } from './sql-extend.js';
 import { forceReleaseRowSql, purgeRowSql } from './sql-force-release.js';
 import { decodeInspect, type InspectRow, inspectSql } from './sql-inspect.js';
 import { decodeRelease, releaseSql } from './sql-release.js';
@@ -60,10 +60,9 @@ export function rowBackend(
         .then((written) => decodeAcquireRow(written, ttlMs));
     },
 
-    async extend({ key, owner, ttlMs }: AcquireRequest): Promise<boolean> {
+    async extend(request: AcquireRequest): Promise<boolean> {
       open();
-      const values = [micros(ttlMs), keyBytes(key), ownerBytes(owner)];
-      return insertIdOf(await sql.write('extend', statements.extend, values, key)) > 0n;
+      return extendRow(sql, 'extend', statements.extend, request);
     },
 
     async release({ key, owner }: OwnerRef): Promise<ReleaseResult> {

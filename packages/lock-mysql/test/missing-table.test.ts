@@ -3,7 +3,8 @@ import { uniqueName } from '@dlock/test-utils';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensureSchema, type MysqlLockMode, mysqlBackend } from '../src/index.js';
 import { createTableHint } from '../src/missing-table.js';
-import { asPool, MYSQL_URL, requireMysql, testPool } from './helpers/mysql.js';
+import { schemaStatements } from '../src/schema.js';
+import { asPool, dropTables, MYSQL_URL, requireMysql, testPool } from './helpers/mysql.js';
 
 const mysql = await requireMysql();
 
@@ -53,7 +54,32 @@ describe.skipIf(!mysql.available)('a missing lock table', () => {
         await client.close();
       }
     } finally {
-      await pool.query(`DROP TABLE IF EXISTS \`${table}\``);
+      await dropTables(pool, table);
+    }
+  });
+
+  it('a shared-key table missing (a lock table made before semaphores) says how to create it', async () => {
+    const table = uniqueName('dlock_h_mysql_old_');
+    await pool.query(schemaStatements(table)[0]!);
+    const backend = mysqlBackend({ pool: asPool(pool), table });
+    try {
+      const attempt = backend.shared!.tryAcquire({
+        key: 'k',
+        owner: 'o',
+        kind: 'semaphore',
+        ttlMs: 1_000,
+        limit: 1,
+        permits: 1,
+        changeLimit: false,
+        queue: false,
+      });
+      await expect(attempt).rejects.toMatchObject({ code: 'DLOCK_BACKEND' });
+      await expect(attempt).rejects.toThrow(`ensureSchema(pool, { table: '${table}' })`);
+      await ensureSchema(pool, { table }); // creates only what is missing
+      expect(await backend.shared!.inspect('semaphore', 'k')).toBeNull();
+    } finally {
+      await backend.close();
+      await dropTables(pool, table);
     }
   });
 });

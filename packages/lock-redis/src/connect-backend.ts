@@ -88,11 +88,7 @@ export async function connectBackend(
       nodes.map(({ host, port }) => ({ host, port })),
       { lazyConnect: true, redisOptions: { maxRetriesPerRequest: 1, ...auth, ...tlsOption } },
     );
-    client.on('error', () => {}); // failures reach callers as LockBackendError; no console noise
-    return withClient(settings, client as unknown as RedisClientLike, async () => {
-      if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
-      else client.disconnect();
-    });
+    return ownClient(settings, client);
   }
   const { Redis } = await import('ioredis');
   // Our own client, so we may choose fail-fast options: no offline queue beyond one retry.
@@ -101,6 +97,19 @@ export async function connectBackend(
     lazyConnect: true,
     ...tlsOption,
   });
+  return ownClient(settings, client);
+}
+
+/** A client we created from the URL: quiet (errors reach callers), ended by `close()`. */
+function ownClient(
+  settings: Parameters<typeof withClient>[0],
+  client: {
+    readonly status: string;
+    on(event: 'error', listener: () => void): unknown;
+    quit(): Promise<unknown>;
+    disconnect(): void;
+  },
+) {
   client.on('error', () => {}); // failures reach callers as LockBackendError; no console noise
   return withClient(settings, client as unknown as RedisClientLike, async () => {
     if (client.status === 'ready') await client.quit().catch(() => client.disconnect());

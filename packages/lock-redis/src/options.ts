@@ -55,6 +55,20 @@ export interface RedisBackendOptions {
    * @default 'auto'
    */
   pubsub?: PubSubMode;
+  /**
+   * Fair mode: locks are granted in arrival order across processes. A waiting call that is
+   * refused takes a place in a queue kept on the server beside the lock (with a waiter lease on
+   * the server's clock, renewed by the waiter's re-checks); a release passes the lock straight to
+   * the queue's head and wakes only that head's process, and no call, `tryAcquire` included, is
+   * granted past a live waiter. A waiter that dies delays the queue by at most one waiter lease
+   * (its `ttlMs`). Within one process the client's own line keeps arrival order, and its head
+   * stands in the server's queue for the process. Every client of a key must agree on this
+   * option: a client without it ignores the queue. It buys order, not speed (see the README's
+   * fair-mode figures: off by default for both reasons); `tryAcquireAll` then takes the keys
+   * one by one, each through its queue.
+   * @default false
+   */
+  fair?: boolean;
 }
 
 /** Options after defaults and validation. */
@@ -67,6 +81,7 @@ export interface ResolvedOptions {
   /** 0 means keep forever (the value the Lua scripts understand). */
   readonly fencingRetentionMs: number;
   readonly pubsub: PubSubMode;
+  readonly fair: boolean;
 }
 
 /** One day: far beyond any lock's life and any ordinary clock correction (see the option). */
@@ -80,6 +95,7 @@ const KNOWN_OPTIONS: ReadonlySet<keyof RedisBackendOptions> = new Set([
   'waitForReplicasTimeoutMs',
   'fencingRetentionMs',
   'pubsub',
+  'fair',
 ]);
 
 /** Applies defaults and rejects bad options before any I/O. */
@@ -109,10 +125,15 @@ export function resolveOptions(options: RedisBackendOptions): ResolvedOptions {
       `redisBackend: pubsub must be 'auto', 'sharded' or 'classic', got ${String(pubsub)}`,
     );
   }
+  const fair = options.fair ?? false;
+  if (typeof fair !== 'boolean') {
+    throw new LockArgumentError(`redisBackend: fair must be a boolean, got ${String(fair)}`);
+  }
   return {
     client,
     prefix,
     pubsub,
+    fair,
     commandTimeoutMs: durationMs(
       'redisBackend: commandTimeoutMs',
       options.commandTimeoutMs ?? 5_000,

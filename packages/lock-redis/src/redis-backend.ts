@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { LockBackendError, LockClosedError } from '@dlock/lock-core';
+import { LockClosedError } from '@dlock/lock-core';
 import {
   type AcquireRequest,
   type BackendCapabilities,
@@ -7,22 +7,27 @@ import {
   type LockState,
   type OwnerRef,
   type ReleaseResult,
-  reported,
   SPECIFICATION_VERSION,
   type WatchHandle,
 } from '@dlock/lock-core/spi';
-import type { RedisPipelineLike } from './client-types.js';
+import { createAcquireMany, MAX_MANY_KEYS } from './acquire-many.js';
 import { CommandRunner } from './command-runner.js';
+import { createElectionBackend } from './election/election-backend.js';
+import { extendBatch } from './extend-batch.js';
+import { createFairLock } from './fair/fair-lock.js';
 import { listHolds } from './list.js';
 import { type RedisBackendOptions, resolveOptions } from './options.js';
 import { ReleaseSubscriber } from './release-subscriber.js';
+import { awaitReplicas as awaitReplicaCopies } from './replica-wait.js';
 import { ACQUIRE_COMMAND, decodeAcquireReply } from './scripts/acquire.js';
 import { EXTEND_COMMAND } from './scripts/extend.js';
 import { FORCE_RELEASE_COMMAND } from './scripts/force-release.js';
+import { decodeHandOverReply, HAND_OVER_COMMAND } from './scripts/hand-over.js';
 import { defineScripts } from './scripts/index.js';
 import { decodeInspectReply, INSPECT_COMMAND } from './scripts/inspect.js';
 import { PURGE_COMMAND } from './scripts/purge.js';
 import { decodeReleaseReply, RELEASE_COMMAND } from './scripts/release.js';
+import { createSharedBackend } from './shared-backend.js';
 
 const CAPABILITIES: BackendCapabilities = Object.freeze({
   watch: true,
@@ -33,6 +38,10 @@ const CAPABILITIES: BackendCapabilities = Object.freeze({
   // runs one connection's commands in order: a waiter's acquire may follow a release unawaited.
   orderedRequests: true,
   list: true,
+  // One script releases and grants to the next local waiter (scripts/hand-over.ts).
+  handOver: true,
+  // tryAcquireMany: one script per call (acquire-many.ts).
+  maxManyKeys: MAX_MANY_KEYS,
 });
 
 /**
@@ -58,14 +67,29 @@ export function createRedisBackend(
   const runner = new CommandRunner(client, resolved.commandTimeoutMs);
   const subscriber = new ReleaseSubscriber(client, resolved.commandTimeoutMs, resolved.pubsub);
   const publishSharded = ReleaseSubscriber.publishesSharded(client, resolved.pubsub) ? '1' : '0';
+  // Fair mode: acquire, release, hand-over and abandon go through the waiter queue's scripts.
+  const fair = resolved.fair
+    ? createFairLock({
+        client,
+        runner,
+        keysOf: (key) => lockKeys(prefix, key),
+        subscriber,
+        publishSharded,
+        retention,
+      })
+    : undefined;
   let closed: Promise<void> | undefined;
   /** Every operation refuses once `close()` was called (the client stays the user's). */
   const open = (): void => {
     if (closed) throw new LockClosedError('The redis backend is closed');
   };
+  /** What the shared keys, elections and several-keys scripts borrow from this backend. */
+  const shared = { client, prefix, runner, subscriber, publishSharded, retention, open };
+  const replicaContext = { client, runner, options: resolved };
 
   async function release(key: string, owner: string, operation: string): Promise<ReleaseResult> {
     open();
+    if (fair) return fair.release({ key, owner }, operation);
     const k = lockKeys(prefix, key);
     return runner
       .run(operation, key, () =>
@@ -74,62 +98,27 @@ export function createRedisBackend(
       .then(decodeReleaseReply);
   }
 
-  /** WAIT on the connection that made the grant: the keyed PTTL routes a Cluster pipeline there. */
-  async function awaitReplicas(request: AcquireRequest, lock: string): Promise<void> {
-    const { waitForReplicas: wanted, waitForReplicasTimeoutMs: timeout } = resolved;
-    let cause: unknown;
-    try {
-      const replies = await runner.run('acquire', request.key, () =>
-        client.pipeline().pttl(lock).wait(wanted, timeout).exec(),
-      );
-      const [error, reply] = replies?.[1] ?? [new Error('WAIT: no reply'), 0];
-      if (!error && Number(reply) >= wanted) return;
-      cause =
-        error ??
-        new Error(
-          `WAIT: ${Number(reply)} of ${wanted} replicas acknowledged the grant within ${timeout} ms`,
-        );
-    } catch (error) {
-      cause = error;
-    }
-    // Too few copies: a failover now could hand the lock to a second owner. Undo the grant (best
-    // effort: if Redis is unreachable the grant simply expires after its TTL).
-    await release(request.key, request.owner, 'acquire').catch(
-      reported('redis acquire: undo an under-replicated grant', request.key),
+  /** `waitForReplicas` after a fresh grant: too few copies undo it (see replica-wait.ts). */
+  function awaitReplicas(request: AcquireRequest, lock: string): Promise<void> {
+    return awaitReplicaCopies(replicaContext, 'acquire', request.key, lock, () =>
+      release(request.key, request.owner, 'acquire'),
     );
-    throw LockBackendError.isInstance(cause)
-      ? cause
-      : new LockBackendError('redis', 'acquire', cause, request.key);
   }
+
+  const extendArgs = ({ key, owner, ttlMs }: AcquireRequest) => {
+    const k = lockKeys(prefix, key);
+    return [k.lock, k.fence, k.wait, owner, ttlMs, retention];
+  };
 
   async function extend(request: AcquireRequest): Promise<boolean> {
     open();
-    const k = lockKeys(prefix, request.key);
     const reply = await runner.run('extend', request.key, () =>
-      scripts[EXTEND_COMMAND](k.lock, k.fence, k.wait, request.owner, request.ttlMs, retention),
+      scripts[EXTEND_COMMAND](...extendArgs(request)),
     );
     return Number(reply) === 1;
   }
 
-  function extendPipeline(requests: readonly AcquireRequest[]): Promise<boolean[]> {
-    return runner.run('extend', undefined, async () => {
-      const pipeline = client.pipeline() as RedisPipelineLike &
-        Record<string, (...args: unknown[]) => unknown>;
-      for (const { key, owner, ttlMs } of requests) {
-        const k = lockKeys(prefix, key);
-        pipeline[EXTEND_COMMAND]!(k.lock, k.fence, k.wait, owner, ttlMs, retention);
-      }
-      const replies = (await pipeline.exec()) ?? [];
-      return requests.map((_, i) => {
-        const [error, reply] = replies[i] ?? [new Error('missing pipeline reply'), 0];
-        // One failed command fails the batch: "not held" would wrongly declare the lock lost.
-        if (error) throw error;
-        return Number(reply) === 1;
-      });
-    });
-  }
-
-  return {
+  const backend: LockBackend = {
     specificationVersion: SPECIFICATION_VERSION,
     name: 'redis',
     capabilities: CAPABILITIES,
@@ -137,18 +126,20 @@ export function createRedisBackend(
     async tryAcquire(request) {
       open();
       const k = lockKeys(prefix, request.key);
-      const result = decodeAcquireReply(
-        await runner.run('acquire', request.key, () =>
-          scripts[ACQUIRE_COMMAND](
-            k.lock,
-            k.fence,
-            k.wait,
-            request.owner,
-            request.ttlMs,
-            retention,
-          ),
-        ),
-      );
+      const result = fair
+        ? await fair.tryAcquire(request)
+        : decodeAcquireReply(
+            await runner.run('acquire', request.key, () =>
+              scripts[ACQUIRE_COMMAND](
+                k.lock,
+                k.fence,
+                k.wait,
+                request.owner,
+                request.ttlMs,
+                retention,
+              ),
+            ),
+          );
       // Only a fresh grant needs its copies counted: a re-entry's grant was checked when made.
       if (result.acquired && !result.reentered && resolved.waitForReplicas > 0) {
         await awaitReplicas(request, k.lock);
@@ -160,15 +151,38 @@ export function createRedisBackend(
 
     async extendMany(requests) {
       open();
-      if (requests.length === 0) return [];
-      if (!client.isCluster) return extendPipeline(requests);
-      // A Cluster pipeline must stay within one slot; sent together, ioredis still writes these
-      // back to back per node, so the batch costs about one round trip per node.
-      return Promise.all(requests.map(extend));
+      return extendBatch(client, runner, EXTEND_COMMAND, requests, extendArgs, extend);
     },
 
     release(request: OwnerRef) {
       return release(request.key, request.owner, 'release');
+    },
+
+    async handOver(from, to, yieldToOthers) {
+      open();
+      const k = lockKeys(prefix, from.key);
+      // Fair mode: the queue's order decides, so `yieldToOthers` has nothing left to do.
+      const result = fair
+        ? await fair.handOver(from, to)
+        : decodeHandOverReply(
+            await runner.run('handOver', from.key, () =>
+              scripts[HAND_OVER_COMMAND](
+                k.lock,
+                k.fence,
+                k.wait,
+                from.owner,
+                to.owner,
+                to.ttlMs,
+                retention,
+                k.channel,
+                publishSharded,
+                yieldToOthers ? '1' : '0',
+              ),
+            ),
+          );
+      // The grant is counted like any fresh one (see tryAcquire); too few copies undo it.
+      if (result.next.acquired && resolved.waitForReplicas > 0) await awaitReplicas(to, k.lock);
+      return result;
     },
 
     async inspect(key): Promise<LockState | null> {
@@ -211,17 +225,44 @@ export function createRedisBackend(
     },
 
     watch(key: string, onRelease: () => void): Promise<WatchHandle> {
+      // Fair mode: a release names the head it granted; only the head's own process wakes.
+      if (fair) return fair.watch(key, onRelease);
       return subscriber.watch(lockKeys(prefix, key).channel, onRelease);
     },
 
+    // Semaphores and read-write locks: their own names and scripts, the same client, command
+    // runner and release subscriber (one subscriber connection for every primitive).
+    shared: createSharedBackend({ ...shared, scripts }),
+
+    // Leader elections: their own names and scripts (election/), on the same connections.
+    election: createElectionBackend({ ...shared, replicas: replicaContext }),
+
+    // Several mutex keys in one script per Cluster slot (acquire-many.ts).
+    ...createAcquireMany({ ...shared, lockKeys, replicas: replicaContext, release }),
+
     close() {
       closed ??= (async () => {
+        fair?.close();
         subscriber.close();
         await onClose?.();
       })();
       return closed;
     },
+
+    // Fair mode only: a waiter that gives up leaves the queue (and passes on a grant made for it).
+    ...(fair
+      ? {
+          abandon(request: OwnerRef) {
+            open();
+            return fair.abandon(request);
+          },
+        }
+      : {}),
   };
+  // Fair mode: no atomic several-keys grant (it would pass the keys' queues by); without
+  // `tryAcquireMany` the core takes the keys one by one, each through its queue.
+  if (fair) delete backend.tryAcquireMany;
+  return backend;
 }
 
 // ---- the names that make up one lock ----

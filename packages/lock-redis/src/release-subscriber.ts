@@ -16,8 +16,14 @@ const noop = () => {};
 /** How release messages travel: see `RedisBackendOptions.pubsub`. */
 export type PubSubMode = 'auto' | 'sharded' | 'classic';
 
+/**
+ * Called with the message's text (`released`, or a fair lock's head digest: see
+ * fair/fair-prelude.ts), or with none when messages may have been missed (a resubscribe).
+ */
+type ReleaseListener = (message?: string) => void;
+
 interface ChannelWatch {
-  readonly listeners: Set<() => void>;
+  readonly listeners: Set<ReleaseListener>;
   /** Settles when the channel's subscription was acknowledged. */
   ready: Promise<void>;
 }
@@ -58,10 +64,10 @@ export class ReleaseSubscriber {
     return mode !== 'classic' && isClusterClient(client);
   }
 
-  async watch(channel: string, onRelease: () => void): Promise<WatchHandle> {
+  async watch(channel: string, onRelease: ReleaseListener): Promise<WatchHandle> {
     if (this.#closed) throw new LockClosedError('The redis backend is closed');
     // A wrapper per call, so the same callback registered twice gets two independent handles.
-    const listener = () => onRelease();
+    const listener: ReleaseListener = (message) => onRelease(message);
     let entry = this.#watches.get(channel);
     if (entry === undefined) {
       entry = { listeners: new Set(), ready: Promise.resolve() };
@@ -95,7 +101,7 @@ export class ReleaseSubscriber {
     this.#routes.clear();
   }
 
-  #unwatch(channel: string, listener: () => void): void {
+  #unwatch(channel: string, listener: ReleaseListener): void {
     const entry = this.#watches.get(channel);
     if (entry === undefined || !entry.listeners.delete(listener) || entry.listeners.size > 0)
       return;
@@ -131,7 +137,7 @@ export class ReleaseSubscriber {
     let connection = this.#routes.get(route);
     if (connection === undefined) {
       connection = new ChannelConnection(route, this.#open(route), sharded, this.#timeoutMs, {
-        onMessage: (c) => this.#notify(c),
+        onMessage: (c, message) => this.#notify(c, message),
         onRecovered: (channels) => {
           for (const c of channels) this.#notify(c);
         },
@@ -264,12 +270,12 @@ export class ReleaseSubscriber {
     this.#notify(channel);
   }
 
-  #notify(channel: string): void {
+  #notify(channel: string, message?: string): void {
     const entry = this.#watches.get(channel);
     if (entry === undefined) return;
     for (const listener of [...entry.listeners]) {
       try {
-        listener();
+        listener(message);
       } catch {
         // A watcher's exception must not stop the others from waking.
       }
@@ -281,7 +287,7 @@ export class ReleaseSubscriber {
 
 interface ChannelConnectionHooks {
   /** A release message arrived on `channel`. */
-  onMessage(channel: string): void;
+  onMessage(channel: string, message: string): void;
   /** The connection came back and resubscribed: these channels may have missed messages. */
   onRecovered(channels: readonly string[]): void;
   /** The connection is gone for good (gave up reconnecting, or its slot moved): re-route. */
@@ -319,7 +325,9 @@ class ChannelConnection {
     this.#hooks = hooks;
     this.#runner = new CommandRunner(connection, timeoutMs);
     connection.on('error', noop); // reported through pending calls; avoid ioredis' console noise
-    connection.on(sharded ? 'smessage' : 'message', (channel) => hooks.onMessage(channel));
+    connection.on(sharded ? 'smessage' : 'message', (channel, message) =>
+      hooks.onMessage(channel, message),
+    );
     connection.on('close', () => {
       this.#dropped = true;
     });

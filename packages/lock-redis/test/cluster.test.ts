@@ -1,37 +1,19 @@
 import { createLockClient } from '@dlock/lock-core';
 import { runConformance } from '@dlock/lock-core/testing';
-import {
-  requireRedisBinaries,
-  startRedisCluster,
-  type TestRedisCluster,
-  waitUntil,
-} from '@dlock/test-utils';
-import { Cluster, Redis } from 'ioredis';
+import { requireRedisBinaries, waitUntil } from '@dlock/test-utils';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisBackend } from '../src/index.js';
 import { keySlot } from '../src/key-slot.js';
 import { lockKeys } from '../src/redis-backend.js';
+import { useRedisCluster } from './helpers/redis-cluster.js';
 import { describeBackendSpi, NASTY_KEYS } from './helpers/spi-suite.js';
 
 const binaries = await requireRedisBinaries();
 
 describe.skipIf(!binaries.available)('redis cluster (3 masters started by the test)', () => {
-  let cluster: TestRedisCluster;
-  const clients: Cluster[] = [];
-  const newClient = () => {
-    const client = new Cluster(cluster.nodes.map((n) => ({ host: n.host, port: n.port })));
-    clients.push(client);
-    return client;
-  };
-
-  beforeAll(async () => {
-    cluster = await startRedisCluster();
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
-    await cluster?.dispose();
-  });
+  const fixture = useRedisCluster();
+  const { newClient } = fixture;
 
   runConformance({
     name: 'redis cluster',
@@ -45,6 +27,9 @@ describe.skipIf(!binaries.available)('redis cluster (3 masters started by the te
       return redisBackend({ client, prefix: 'dlock:' });
     },
     runner: { describe, it, beforeAll, afterAll },
+    // The kit's default 250 ms TTL leaves the watchdog about 170 ms of slack per renewal: a CI run
+    // (coverage, three test files and the servers on two cores) stalls longer than that.
+    traits: { shortTtlMs: 750 },
   });
 
   describeBackendSpi('cluster, sharded pub/sub', () => ({
@@ -56,7 +41,7 @@ describe.skipIf(!binaries.available)('redis cluster (3 masters started by the te
   }));
 
   it('sharded pub/sub: channels live on their slot masters and survive killed subscribers', async () => {
-    const admins = cluster.nodes.map((n) => new Redis(n));
+    const admins = fixture.cluster.nodes.map((n) => new Redis(n));
     const ttlMs = 10_000; // long: a stranded waiter would only be rescued by the 10 s re-check
     const holder = createLockClient(redisBackend({ client: newClient(), prefix: 'shard:' }), {
       ttlMs,
@@ -125,11 +110,7 @@ describe.skipIf(!binaries.available)('redis cluster (3 masters started by the te
 
   for (const pubsub of ['sharded', 'classic'] as const) {
     it(`works under an ioredis keyPrefix (${pubsub} pub/sub): release events still arrive`, async () => {
-      const prefixed = new Cluster(
-        cluster.nodes.map((n) => ({ ...n })),
-        { keyPrefix: 'kp:' },
-      );
-      clients.push(prefixed);
+      const prefixed = newClient({ keyPrefix: 'kp:' });
       const holder = redisBackend({ client: prefixed, pubsub });
       const watcher = redisBackend({ client: prefixed, pubsub });
       const key = `prefixed:${pubsub}`;

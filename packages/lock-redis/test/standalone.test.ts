@@ -35,6 +35,9 @@ describe.skipIf(!redis.available)('redis standalone (127.0.0.1:6379, own key pre
     name: 'redis standalone',
     createBackend: () => redisBackend({ client: newClient(), prefix }),
     runner: { describe, it, beforeAll, afterAll },
+    // The kit's default 250 ms TTL leaves the watchdog about 170 ms of slack per renewal: a CI run
+    // (coverage, three test files and the servers on two cores) stalls longer than that.
+    traits: { shortTtlMs: 750 },
     faults: {
       loseFencingState: async (key) => {
         await newClient().del(lockKeys(prefix, key).fence);

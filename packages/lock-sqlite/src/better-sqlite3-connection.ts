@@ -8,7 +8,12 @@ export interface BetterSqlite3DatabaseLike {
   exec(sql: string): unknown;
   pragma(source: string): unknown;
   // biome-ignore lint/suspicious/noExplicitAny: better-sqlite3 types its transactions this loosely
-  transaction(fn: (...args: any[]) => any): { immediate(...args: any[]): any };
+  transaction(fn: (...args: any[]) => any): {
+    // biome-ignore lint/suspicious/noExplicitAny: as above
+    immediate(...args: any[]): any;
+    // biome-ignore lint/suspicious/noExplicitAny: as above
+    deferred(...args: any[]): any;
+  };
   close(): unknown;
 }
 

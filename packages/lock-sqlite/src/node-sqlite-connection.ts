@@ -88,9 +88,9 @@ export function wrapNodeSqlite(db: DatabaseSyncLike): SqliteConnection {
       };
     },
     exec: (sql) => db.exec(sql),
-    transaction: (fn) => ({
-      immediate(...args) {
-        db.exec('BEGIN IMMEDIATE');
+    transaction: (fn) => {
+      const inTransaction = (begin: string, args: Parameters<typeof fn>) => {
+        db.exec(begin);
         let result: ReturnType<typeof fn>;
         try {
           result = fn(...args);
@@ -109,8 +109,12 @@ export function wrapNodeSqlite(db: DatabaseSyncLike): SqliteConnection {
           throw error;
         }
         return result;
-      },
-    }),
+      };
+      return {
+        immediate: (...args) => inTransaction('BEGIN IMMEDIATE', args),
+        deferred: (...args) => inTransaction('BEGIN DEFERRED', args),
+      };
+    },
     close: () => db.close(),
   };
 }

@@ -35,7 +35,9 @@ export interface SqliteBackendOptions {
    */
   driver?: SqliteDriverName;
   /**
-   * Prefix of the two tables (`<prefix>locks`, `<prefix>fencing`): letters, digits and `_`.
+   * Prefix of the tables (`<prefix>locks`, `<prefix>fencing`, for semaphores and read-write
+   * locks `<prefix>shared_keys`, `<prefix>shared_leases`, `<prefix>shared_waiters`, and for
+   * elections `<prefix>elections`, `<prefix>election_candidates`): letters, digits and `_`.
    * @default 'dlock_'
    */
   tablePrefix?: string;

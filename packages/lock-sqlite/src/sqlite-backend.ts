@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { LockBackendError, LockClosedError } from '@dlock/lock-core';
+import { LockBackendError, LockClosedError, LockError } from '@dlock/lock-core';
 import {
   type AcquireRequest,
   type AcquireResult,
@@ -9,14 +9,20 @@ import {
   type ReleaseResult,
   SPECIFICATION_VERSION,
 } from '@dlock/lock-core/spi';
+import { createAcquireMany, MAX_MANY_KEYS } from './acquire-many.js';
 import { isBetterSqlite3Database, wrapBetterSqlite3 } from './better-sqlite3-connection.js';
 import { defaultDatabasePath, SHARED_DEFAULT_PATH } from './default-path.js';
+import { createElectionBackend } from './election/election-backend.js';
+import { electionTablesFor } from './election/election-schema.js';
+import { expiryFor, releaseHold, renewTransaction } from './hold-steps.js';
 import { createLister } from './list.js';
 import { wrapNodeSqlite } from './node-sqlite-connection.js';
 import { chooseDriver, openDatabase } from './open-database.js';
 import { resolveOptions, type SqliteBackendOptions } from './options.js';
 import { createSchema, tablesFor } from './schema.js';
+import { createSharedBackend } from './shared-backend.js';
 import { prepareSharedFile } from './shared-file.js';
+import { sharedTablesFor } from './shared-schema.js';
 import type { SqliteConnection } from './sqlite-connection.js';
 import { wallMicros } from './wall-micros.js';
 
@@ -33,7 +39,8 @@ interface LockRow {
  * across all processes on the file; expiry is decided by the wall clock read inside it.
  *
  * There is no release notification between processes, so waiters poll (the core's backoff with
- * jitter, bounded by the holder's remaining TTL).
+ * jitter, bounded by the holder's remaining TTL). `shared` (semaphores and read-write locks) is
+ * the same design on three more tables: see `shared-backend.ts`.
  *
  * ```ts
  * const locks = createLockClient(sqliteBackend({ path: './locks.db' }));
@@ -95,7 +102,7 @@ function createSqliteBackend(
   const reenter = db.prepare(
     `UPDATE ${tables.locks} SET count = count + 1, expires_at = ? WHERE key = ?`,
   );
-  const renew = db.prepare(
+  const renew = db.prepare<[number, string, string, number]>(
     `UPDATE ${tables.locks} SET expires_at = ? WHERE key = ? AND owner = ? AND expires_at > ?`,
   );
   const decrement = db.prepare(`UPDATE ${tables.locks} SET count = count - 1 WHERE key = ?`);
@@ -114,13 +121,8 @@ function createSqliteBackend(
     };
   };
 
-  // The clock counts whole milliseconds, so `now` may lag the real instant by up to 1 ms: expiries
-  // are stored 1 ms later so that a lease never ends on the server before its full TTL has passed
-  // (the holder's own estimate starts when it sent the request, which is earlier still).
-  const expiryFor = (now: number, ttlMs: number): number => now + ttlMs + 1;
-
-  const acquireTx = db.transaction(({ key, owner, ttlMs }: AcquireRequest): AcquireResult => {
-    const now = clock();
+  // One acquire at `now`, inside the caller's transaction (tryAcquire's, or tryAcquireMany's).
+  const acquireAt = ({ key, owner, ttlMs }: AcquireRequest, now: number): AcquireResult => {
     const row = read(key);
     if (row && row.expires_at > now) {
       if (row.owner !== owner) return { acquired: false, retryAfterMs: row.expires_at - now };
@@ -136,24 +138,20 @@ function createSqliteBackend(
     const token = nextToken.get(wallMicros())!.last_token;
     upsert.run(key, owner, token, expiryFor(now, ttlMs));
     return { acquired: true, fencingToken: token, reentered: false, ttlMs };
-  });
+  };
+  const acquireTx = db.transaction((request: AcquireRequest) => acquireAt(request, clock()));
+  const acquireManyTx = createAcquireMany(db, read, acquireAt, clock);
 
-  const extendTx = db.transaction((requests: readonly AcquireRequest[]): boolean[] => {
-    const now = clock();
-    return requests.map(
-      ({ key, owner, ttlMs }) => renew.run(expiryFor(now, ttlMs), key, owner, now).changes === 1,
-    );
-  });
+  const extendTx = renewTransaction(db, clock, renew);
 
   const releaseTx = db.transaction(({ key, owner }: OwnerRef): ReleaseResult => {
     const row = read(key);
-    if (!row || row.owner !== owner || row.expires_at <= clock()) return 'not-held';
-    if (row.count > 1) {
-      decrement.run(key);
-      return 'decremented';
-    }
-    remove.run(key);
-    return 'released';
+    return releaseHold(
+      row && row.expires_at > clock() ? row : undefined,
+      owner,
+      () => decrement.run(key),
+      () => remove.run(key),
+    );
   });
 
   const forceTx = db.transaction((key: string): boolean => {
@@ -180,11 +178,15 @@ function createSqliteBackend(
     try {
       return Promise.resolve(step());
     } catch (error) {
+      // The shared keys' typed refusals (LockLimitError, LockUpgradeError) are not failures.
+      if (LockError.isInstance(error)) return Promise.reject(error);
       return Promise.reject(new LockBackendError('sqlite', operation, error, key));
     }
   };
 
   const list = createLister(db, tables, clock);
+  const shared = createSharedBackend(db, sharedTablesFor(prefix), tables.fencing, clock, run);
+  const election = createElectionBackend(db, electionTablesFor(prefix), clock, run);
 
   // Rows of holders that died and were never taken over would otherwise stay forever.
   sweep.run(clock());
@@ -198,8 +200,11 @@ function createSqliteBackend(
       ttlGranularityMs: 1,
       batchExtend: true,
       list: true,
+      maxManyKeys: MAX_MANY_KEYS,
     },
     tryAcquire: (request) => run('tryAcquire', request.key, () => acquireTx.immediate(request)),
+    tryAcquireMany: (requests) =>
+      run('tryAcquireMany', requests[0]?.key, () => acquireManyTx.immediate(requests)),
     extend: (request) => run('extend', request.key, () => extendTx.immediate([request])[0]!),
     extendMany: (requests) => run('extendMany', undefined, () => extendTx.immediate(requests)),
     release: (request) => run('release', request.key, () => releaseTx.immediate(request)),
@@ -219,6 +224,8 @@ function createSqliteBackend(
     forceRelease: (key) => run('forceRelease', key, () => forceTx.immediate(key)),
     list: (request) => run('list', undefined, () => list(request)),
     purge: (key) => run('purge', key, () => purgeTx.immediate(key)),
+    shared,
+    election,
     async close() {
       if (closed) return;
       closed = true;

@@ -21,9 +21,12 @@ export interface SqliteConnection {
     sql: string,
   ): SqliteStatement<Params, Row>;
   exec(sql: string): void;
-  /** `fn` wrapped in a transaction; `immediate()` runs it under `BEGIN IMMEDIATE`. */
+  /**
+   * `fn` wrapped in a transaction; `immediate()` runs it under `BEGIN IMMEDIATE` (the write lock
+   * first), `deferred()` under `BEGIN DEFERRED` (for reads: one WAL snapshot, no write lock).
+   */
   transaction<Args extends unknown[], Result>(
     fn: (...args: Args) => Result,
-  ): { immediate(...args: Args): Result };
+  ): { immediate(...args: Args): Result; deferred(...args: Args): Result };
   close(): void;
 }

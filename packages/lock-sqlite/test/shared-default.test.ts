@@ -70,6 +70,23 @@ const root = await requireService('root (to run a second user against the defaul
 function startContender(): { ask(line: string): Promise<string>; child: ChildProcess } {
   const uid = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }));
   const gid = Number(execFileSync('id', ['-g', 'nobody'], { encoding: 'utf8' }));
+  // A clone inside a 0700 directory (mktemp -d) keeps nobody out of the contender's own file:
+  // say so, instead of the contender's bare exit.
+  try {
+    execFileSync(
+      process.execPath,
+      ['-e', 'require("node:fs").accessSync(process.argv[1])', CONTENDER],
+      {
+        uid,
+        gid,
+        stdio: 'ignore',
+      },
+    );
+  } catch {
+    throw new Error(
+      `user nobody cannot read ${CONTENDER}: a directory above it is closed to other users (a clone in a 0700 directory such as mktemp -d's); clone into a directory others may enter`,
+    );
+  }
   const env = { ...process.env };
   delete env.DLOCK_SQLITE_PATH; // the default file, as a job with no configuration gets it
   const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), CONTENDER], {

@@ -16,6 +16,16 @@ export type NodeOutcome<T> =
  * itself stalled (a long GC, a busy event loop), the timer phase runs before the I/O phase, so
  * replies already sitting in the sockets are read first instead of being counted as timeouts.
  * The stall still shows in the elapsed time, and so in the validity.
+ *
+ * `decided`, when given, is asked after each answer whether the answers so far already settle
+ * the outcome (a majority granted, a majority released): then the fan-out resolves at once, like
+ * node-redlock, instead of waiting for the slowest node. On a busy machine the slowest of five
+ * servers answers well after the third (measured: about half the uncontended rate of a quorum
+ * when waiting for all). The calls were all written already, and each node applies its
+ * connection's commands in order, so a later call to a slow node still runs after this one there.
+ * The nodes yet to answer are reported as {@link NOT_AWAITED} failures (the caller treats them as
+ * "may or may not have run", as it does any node that did not answer), and their late replies
+ * are ignored.
  */
 export function onAllNodes<T>(
   nodes: readonly RedlockNode[],
@@ -26,16 +36,25 @@ export function onAllNodes<T>(
   timeoutMs: number,
   /** Only nodes allowed to vote for a grant (see `restartQuarantineMs`); the others fail at once. */
   voting = false,
+  /** Whether the answers so far settle the outcome (see above); never asked with every answer in. */
+  decided?: (outcomes: PartialOutcomes<T>) => boolean,
 ): Promise<NodeOutcome<T>[]> {
   return new Promise((resolve) => {
     const outcomes: Array<NodeOutcome<T> | undefined> = new Array(nodes.length);
     let pending = nodes.length;
+    let done = false;
     let timer: NodeJS.Timeout | undefined;
     const settle = (position: number, outcome: NodeOutcome<T>) => {
-      if (outcomes[position] !== undefined) return;
+      if (done || outcomes[position] !== undefined) return;
       outcomes[position] = outcome;
-      if (--pending > 0) return;
+      if (--pending > 0 && !(outcome.ok && decided?.(outcomes))) return;
+      done = true;
       clearTimeout(timer);
+      if (pending > 0) {
+        nodes.forEach((node, i) => {
+          outcomes[i] ??= { node: node.label, index: node.index, ok: false, error: NOT_AWAITED };
+        });
+      }
       resolve(outcomes as NodeOutcome<T>[]);
     };
     nodes.forEach((node, position) => {
@@ -65,7 +84,7 @@ export function onAllNodes<T>(
         (error: unknown) => settle(position, { ...base, ok: false, error }),
       );
     });
-    if (pending === 0) {
+    if (pending === 0 || done) {
       resolve([]);
       return;
     }
@@ -93,11 +112,23 @@ function callSafely(
   }
 }
 
-/** The answers of the nodes that did answer. */
+/** The answers of the nodes that did answer (so far, for a {@link PartialOutcomes}). */
 export function answers<T>(
-  outcomes: readonly NodeOutcome<T>[],
+  outcomes: PartialOutcomes<T>,
 ): Array<{ readonly index: number; readonly value: T }> {
   const result: Array<{ index: number; value: T }> = [];
-  for (const outcome of outcomes) if (outcome.ok) result.push(outcome);
+  for (const outcome of outcomes) if (outcome?.ok) result.push(outcome);
   return result;
 }
+
+/** A fan-out's outcomes while it runs: `undefined` where a node has not answered yet. */
+export type PartialOutcomes<T> = ReadonlyArray<NodeOutcome<T> | undefined>;
+
+/**
+ * The failure recorded for a node whose answer was not awaited because the others already
+ * decided (see `onAllNodes`). One shared instance: it is the common case of every fan-out that
+ * decides early, where an Error with a stack apiece would cost more than the rest of the call.
+ */
+export const NOT_AWAITED: Error = Object.freeze(
+  new Error('not awaited: a majority of the other nodes had already decided'),
+);

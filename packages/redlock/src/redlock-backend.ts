@@ -6,6 +6,7 @@ import {
   SPECIFICATION_VERSION,
 } from '@dlock/lock-core/spi';
 import { acquireOnQuorum } from './acquire.js';
+import { createRedlockElection } from './election/election-backend.js';
 import { extendOnQuorum } from './extend.js';
 import { extendManyOnQuorum } from './extend-many.js';
 import { forceReleaseOnQuorum } from './force-release.js';
@@ -15,6 +16,7 @@ import { createNode } from './node.js';
 import { type RedlockBackendOptions, resolveOptions } from './options.js';
 import type { Quorum } from './quorum.js';
 import { releaseOnQuorum } from './release.js';
+import { createRedlockShared } from './shared-backend.js';
 import { watchOnQuorum } from './watch.js';
 
 const CAPABILITIES: BackendCapabilities = Object.freeze({
@@ -83,6 +85,10 @@ export function createRedlockBackend(
     // Copies of one release from different nodes arrive within about a node timeout of each other.
     watch: (key, onRelease) =>
       open(() => watchOnQuorum(quorum, key, onRelease, resolved.nodeTimeoutMs)),
+    // Read-write locks and limit-1 semaphores (see shared-backend.ts).
+    shared: createRedlockShared(quorum, open, resolved.nodeTimeoutMs),
+    // Leader elections: no candidate queue (see election/election-backend.ts).
+    election: createRedlockElection(quorum, open, resolved.nodeTimeoutMs),
     close() {
       closed ??= (async () => {
         for (const node of nodes) node.close();

@@ -1,9 +1,8 @@
 import type { OwnerRef, ReleaseResult } from '@dlock/lock-core/spi';
 import { COMMANDS, decodeReleaseReply, type LockKeys, lockKeys } from '@dlock/lock-redis/internals';
-import { quorumError } from './errors.js';
-import { answers, onAllNodes } from './fan-out.js';
 import type { RedlockNode } from './node.js';
 import type { Quorum } from './quorum.js';
+import { releaseOnAllNodes } from './quorum-release.js';
 
 /**
  * Release on every node at once, exactly once per node (no retry loop): each node runs
@@ -18,29 +17,12 @@ import type { Quorum } from './quorum.js';
  */
 export async function releaseOnQuorum(q: Quorum, request: OwnerRef): Promise<ReleaseResult> {
   const keys = lockKeys(q.prefix, request.key);
-  const outcomes = await onAllNodes(
-    q.nodes,
-    'release',
+  return releaseOnAllNodes(
+    q,
     request.key,
     releaseCall(keys, request.owner),
     decodeReleaseReply,
-    q.nodeTimeoutMs,
-  );
-  let released = 0;
-  let decremented = 0;
-  for (const { value } of answers(outcomes)) {
-    if (value === 'released') released++;
-    else if (value === 'decremented') decremented++;
-  }
-  const failed = outcomes.filter((o) => !o.ok).length;
-  if (decremented >= q.size) return 'decremented';
-  if (released + decremented >= q.size) return 'released';
-  if (released + decremented + failed < q.size) return 'not-held';
-  throw quorumError(
-    'release',
-    request.key,
-    `cannot tell whether the lock was held: ${released + decremented} of ${q.nodes.length} nodes released it, ${failed} did not answer, ${q.size} needed`,
-    outcomes,
+    'the lock',
   );
 }
 

@@ -18,7 +18,17 @@ export function watchOnQuorum(
   onRelease: () => void,
   windowMs: number,
 ): Promise<WatchHandle> {
-  const channel = lockKeys(q.prefix, key).channel;
+  return watchChannelOnQuorum(q, key, lockKeys(q.prefix, key).channel, onRelease, windowMs);
+}
+
+/** As {@link watchOnQuorum}, for any release channel (the shared keys' have names of their own). */
+export function watchChannelOnQuorum(
+  q: Quorum,
+  key: string,
+  channel: string,
+  onRelease: () => void,
+  windowMs: number,
+): Promise<WatchHandle> {
   const coalescer = new ReleaseCoalescer(windowMs, onRelease);
   const handles: WatchHandle[] = [];
   let closed = false;

@@ -215,20 +215,18 @@ describe.skipIf(!binaries.available)('redlock with failing nodes (5 redis-server
       return { ended, stalled: () => !done };
     };
 
-    it('counts a node slower than nodeTimeoutMs as a failed vote, not a hang', async () => {
+    it('decides without a slow node once a majority answered (no timeout paid)', async () => {
       const backend = await newBackend();
       const { ended, stalled } = await stallNode(3, 800);
-      const start = performance.now();
       const grant = await backend.tryAcquire({ key: 'slow', owner: 'o', ttlMs: 10_000 });
-      const elapsed = performance.now() - start;
-      // Decided while the node still sleeps: it was given up on, not waited for.
+      // Decided while the node still sleeps: the other four were a majority, it was not awaited.
       expect(stalled()).toBe(true);
       expect(grant.acquired).toBe(true);
-      // The attempt waited out the slow node's timeout, and the validity paid for it.
-      expect(grant.acquired && grant.ttlMs).toBeLessThanOrEqual(10_000 - NODE_TIMEOUT_MS - 102);
-      expect(elapsed).toBeGreaterThanOrEqual(NODE_TIMEOUT_MS * 0.9);
       expect(await backend.release({ key: 'slow', owner: 'o' })).toBe('released');
+      expect(stalled()).toBe(true);
       await ended;
+      // The slow node ran both calls in order once awake: it holds nothing afterwards.
+      expect(await backend.inspect('slow')).toBeNull();
     });
 
     it('with 3 slow nodes, fails fast with timeouts as the per-node causes', async () => {

@@ -1,4 +1,22 @@
 export {
+  checkLeaderLog,
+  describeElectionReport,
+  type ElectionFailoverReport,
+  type ElectionLocks,
+  type ElectionRivalOptions,
+  type ElectionScenarioBase,
+  type ElectionWorkerConfig,
+  electionWorkerConfig,
+  type LeaderHistoryOptions,
+  type LeadershipLike,
+  type LeaderWokeReport,
+  runElectionWorker,
+  runLeaderFreeze,
+  runLeaderHistory,
+  runLeaderKill,
+} from './election-scenarios.js';
+export { type ElectionTestsOptions, electionScenarioTests } from './election-tests.js';
+export {
   type EtcdCluster,
   type EtcdClusterOptions,
   type EtcdMember,
@@ -31,6 +49,15 @@ export {
   runKillScenario,
   type WokeReport,
 } from './fault-scenarios.js';
+export {
+  type MultiLocks,
+  type MultiWorkerConfig,
+  multiWorkerConfig,
+  type OppositeOrdersOptions,
+  type OppositeOrdersReport,
+  runMultiWorker,
+  runOppositeOrders,
+} from './multi-scenarios.js';
 export { uniqueName, uniquePrefix } from './names.js';
 export { type FreePortsOptions, freePort, freePorts, probeTcp } from './net.js';
 export { printedForms, rejectionOf } from './printed.js';
@@ -71,6 +98,25 @@ export {
   SHARED_MYSQL_URL,
   SHARED_REDIS_URL,
 } from './services.js';
+export {
+  describeSharedReport,
+  maxOverlap,
+  type PermitHistoryOptions,
+  type PermitHistoryReport,
+  type PermitKillOptions,
+  type ReaderKillOptions,
+  runPermitHistory,
+  runPermitKill,
+  runReaderKill,
+  runSharedWorker,
+  runWriterUnderReaders,
+  type SharedKillReport,
+  type SharedLocks,
+  type SharedScenarioBase,
+  type SharedWorkerConfig,
+  sharedWorkerConfig,
+  type WriterUnderReadersOptions,
+} from './shared-scenarios.js';
 export { type CutMode, startTcpProxy, type TcpProxy, type TcpProxyOptions } from './tcp-proxy.js';
 export { makeTempDir } from './temp-dir.js';
 export {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -62,7 +63,10 @@ async function signed(
     ca.cert,
     '-CAkey',
     ca.key,
-    '-CAcreateserial',
+    // A serial of its own per certificate: -CAcreateserial shares one ca.srl file, which the
+    // three signings in parallel below raced on ("Unable to load number from ca.srl").
+    '-set_serial',
+    `0x${randomBytes(8).toString('hex')}`,
     '-out',
     cert,
     '-days',

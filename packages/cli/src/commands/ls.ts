@@ -34,7 +34,8 @@ ${connectionHelp}
 ${credentialsHelp}
 
 Every backend can list: Redis (SCAN, every Cluster master), Redlock (what a majority holds),
-MySQL (all three modes), etcd, SQLite.
+MySQL (all three modes), etcd, SQLite. Locks only: semaphores and read-write locks (dlock run
+--limit/--read/--write) are not listed; "dlock status KEY --limit N" or "--rw" shows one.
 
 Exit codes: 0 some locks listed, 1 none (--watch: 0 when stopped with Ctrl-C); failures:
 64 bad usage, 66 a credentials or certificate file cannot be read, 69 the backend failed.`;

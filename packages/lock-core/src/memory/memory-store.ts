@@ -1,13 +1,6 @@
 import { monotonicNow } from '../clock.js';
-
-/**
- * Wall-clock microseconds since the epoch: never below `Date.now()`, with the sub-millisecond
- * resolution of the monotonic clock (so two grants a few µs apart get different floors).
- */
-function wallMicros(): bigint {
-  const estimate = Math.floor((performance.timeOrigin + performance.now()) * 1000);
-  return BigInt(Math.max(Date.now() * 1000, estimate));
-}
+import { sharedStoreOf } from './memory-shared-store.js';
+import { nextFencingToken } from './wall-micros.js';
 
 /** A clock in milliseconds. Inject one to drive expiry in tests. */
 export interface MemoryClock {
@@ -53,9 +46,7 @@ export class MemoryStore {
   }
 
   grant(key: string, owner: string, ttlMs: number): Entry {
-    const next = (this.#counters.get(key) ?? 0n) + 1n;
-    const floor = wallMicros();
-    const fencingToken = next > floor ? next : floor;
+    const fencingToken = nextFencingToken(this.#counters.get(key));
     this.#counters.set(key, fencingToken);
     const entry = { owner, count: 1, expiresAt: this.clock.now() + ttlMs, fencingToken };
     this.#locks.set(key, entry);
@@ -65,10 +56,14 @@ export class MemoryStore {
   /**
    * Forgets the key's fencing counter, as a server that lost it would (a restart without
    * persistence, an evicted or expired counter). For fault tests: the next grant's token must
-   * still exceed every earlier one.
+   * still exceed every earlier one. The semaphore and read-write keys of the same name lose
+   * theirs too, as they would on a restarted server.
    */
   loseFencingState(key: string): void {
     this.#counters.delete(key);
+    const shared = sharedStoreOf(this);
+    shared.loseFencingState('semaphore', key);
+    shared.loseFencingState('read-write', key);
   }
 
   delete(key: string): void {
@@ -90,8 +85,8 @@ export class MemoryStore {
     };
   }
 
-  /** Number of keys with live watchers (for leak checks in tests). */
+  /** Number of keys with live watchers, shared keys included (for leak checks in tests). */
   get watchedKeys(): number {
-    return this.#listeners.size;
+    return this.#listeners.size + sharedStoreOf(this).watchedKeys;
   }
 }

@@ -5,10 +5,11 @@
  * suites. Optional operations are checked exactly when the backend declares them.
  */
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { type AcquireResult, type LockBackend, SPECIFICATION_VERSION } from '../backend.js';
-import { LockClosedError } from '../errors.js';
 import { eventually, type TestRunner } from './kit.js';
+import { assertClosedCalls, codeLikeKeys, spiRun } from './spi-run.js';
+import { manySpiTests } from './suite-multi-spi.js';
 
 export interface BackendSpiSuiteOptions {
   /** Shown in the suite's title. */
@@ -63,17 +64,9 @@ function granted(
 
 export function runBackendSpiSuite(options: BackendSpiSuiteOptions): void {
   const { describe, it, beforeAll, afterAll } = options.runner;
-  const run = randomUUID().slice(0, 8);
+  const { run, shortTtl, timeoutMs, backend, closeAll } = spiRun(options);
   let counter = 0;
   const key = (label: string) => `dlock-spi:${run}:${label}:${++counter}`;
-  const shortTtl = options.shortTtlMs ?? 250;
-  const timeoutMs = Math.max(20_000, shortTtl * 40);
-  const backends = new Set<LockBackend>();
-  const backend = async (): Promise<LockBackend> => {
-    const created = await options.createBackend();
-    backends.add(created);
-    return created;
-  };
   let probe: LockBackend;
   const test = (name: string, fn: () => Promise<void>) => it(name, fn, timeoutMs);
 
@@ -81,9 +74,7 @@ export function runBackendSpiSuite(options: BackendSpiSuiteOptions): void {
     beforeAll(async () => {
       probe = await backend();
     });
-    afterAll(async () => {
-      await Promise.allSettled([...backends].map((b) => b.close()));
-    });
+    afterAll(closeAll);
 
     test('declares the SPI version and capabilities that match its methods', async () => {
       assert.equal(probe.specificationVersion, SPECIFICATION_VERSION);
@@ -100,6 +91,11 @@ export function runBackendSpiSuite(options: BackendSpiSuiteOptions): void {
         typeof probe.extendMany === 'function',
         c.batchExtend,
         'extendMany() iff capability batchExtend',
+      );
+      assert.equal(
+        typeof probe.handOver === 'function',
+        c.handOver === true,
+        'handOver() iff capability handOver',
       );
     });
 
@@ -207,10 +203,7 @@ export function runBackendSpiSuite(options: BackendSpiSuiteOptions): void {
       const b = await backend();
       const other = await backend();
       const a = newOwner();
-      const suffix = randomUUID().slice(0, 8);
-      const keys = [...new Set([...SPI_SUITE_KEYS, ...(options.keys ?? [])])].map(
-        (k) => `${k}${suffix}`,
-      );
+      const keys = codeLikeKeys(SPI_SUITE_KEYS, options.keys);
       // One key at a time: backends that pin a connection per held lock need only one.
       for (const k of keys) {
         granted(await b.tryAcquire({ key: k, owner: a, ttlMs: 10_000 }));
@@ -223,7 +216,7 @@ export function runBackendSpiSuite(options: BackendSpiSuiteOptions): void {
       }
       // Similar keys are different locks: all of them free again, none merged with another.
       for (const k of keys) assert.equal(await other.inspect(k), null, JSON.stringify(k));
-      const weird = `x', ARGV[1]) redis.call('DEL', KEYS[1]) --'; DELETE FROM t; 🔒${suffix}`;
+      const weird = `x', ARGV[1]) redis.call('DEL', KEYS[1]) --'; DELETE FROM t; 🔒${run}`;
       const k = key('owner-syntax');
       granted(await b.tryAcquire({ key: k, owner: weird, ttlMs: 10_000 }));
       assert.equal((await other.inspect(k))?.owner, weird);
@@ -266,6 +259,105 @@ export function runBackendSpiSuite(options: BackendSpiSuiteOptions): void {
       await eventually('the release was announced', () => calls > 0, 5_000);
       await handle.close();
       await handle.close(); // idempotent
+    });
+
+    test('handOver (capability handOver) passes the last hold to the next owner with a larger token, unannounced', async () => {
+      const b = await backend();
+      if (!b.capabilities.handOver || !b.handOver) return;
+      const other = await backend();
+      const k = key('hand-over');
+      const a = newOwner();
+      const c = newOwner();
+      const first = await b.tryAcquire({ key: k, owner: a, ttlMs: 10_000 });
+      granted(first);
+      let announced = 0;
+      const handle = b.watch ? await b.watch(k, () => announced++) : undefined;
+      const passed = await b.handOver(
+        { key: k, owner: a },
+        { key: k, owner: c, ttlMs: 20_000 },
+        false,
+      );
+      assert.equal(passed.released, 'released');
+      granted(passed.next);
+      assert.equal(passed.next.reentered, false);
+      assert.ok(passed.next.fencingToken > first.fencingToken, 'a fresh, larger token');
+      const state = await other.inspect(k);
+      assert.equal(state?.owner, c, 'inspect sees the new holder');
+      assert.equal(state?.count, 1);
+      assert.ok(state!.ttlMs > 15_000, "the new holder's TTL");
+      assert.equal(await other.release({ key: k, owner: a }), 'not-held', 'the old owner is out');
+      // Still held by c throughout: another owner is refused, and a later grant fences higher.
+      assert.equal(
+        (await other.tryAcquire({ key: k, owner: newOwner(), ttlMs: 1_000 })).acquired,
+        false,
+      );
+      // From an owner that does not hold it: 'not-held', and the next owner is refused while c holds.
+      const stray = await b.handOver(
+        { key: k, owner: a },
+        { key: k, owner: newOwner(), ttlMs: 1_000 },
+        false,
+      );
+      assert.equal(stray.released, 'not-held');
+      assert.equal(stray.next.acquired, false);
+      // A re-entered holder only gives up one hold: the next owner is refused.
+      granted(await b.tryAcquire({ key: k, owner: c, ttlMs: 10_000 }));
+      const partial = await b.handOver(
+        { key: k, owner: c },
+        { key: k, owner: a, ttlMs: 1_000 },
+        false,
+      );
+      assert.equal(partial.released, 'decremented');
+      assert.equal(partial.next.acquired, false);
+      assert.equal((await other.inspect(k))?.owner, c);
+      assert.equal(await b.release({ key: k, owner: c }), 'released');
+      // From nobody on a free key: the next owner simply gets it.
+      const free = await b.handOver(
+        { key: k, owner: a },
+        { key: k, owner: a, ttlMs: 10_000 },
+        false,
+      );
+      assert.equal(free.released, 'not-held');
+      granted(free.next);
+      assert.ok(free.next.fencingToken > passed.next.fencingToken);
+      assert.equal(await b.release({ key: k, owner: a }), 'released');
+      // Only the final plain release was announced (the stray hand-over and its refusals aside,
+      // which may flag the key, a hand-over itself never frees it).
+      await handle?.close();
+      assert.ok(announced <= 2);
+    });
+
+    test('handOver (capability handOver) yields to an owner that was refused: a plain, announced release', async () => {
+      const b = await backend();
+      if (!b.capabilities.handOver || !b.handOver) return;
+      const elsewhere = await backend();
+      const k = key('hand-over-yield');
+      const a = newOwner();
+      const first = await b.tryAcquire({ key: k, owner: a, ttlMs: 10_000 });
+      granted(first);
+      let calls = 0;
+      const handle = elsewhere.watch ? await elsewhere.watch(k, () => calls++) : undefined;
+      const waiting = newOwner();
+      assert.equal(
+        (await elsewhere.tryAcquire({ key: k, owner: waiting, ttlMs: 10_000 })).acquired,
+        false,
+      );
+      const local = newOwner();
+      const yielded = await b.handOver(
+        { key: k, owner: a },
+        { key: k, owner: local, ttlMs: 10_000 },
+        true,
+      );
+      assert.equal(yielded.released, 'released');
+      assert.equal(yielded.next.acquired, false, 'the local owner is refused');
+      assert.equal(await elsewhere.inspect(k), null, 'the key is free for everyone');
+      if (handle) {
+        await eventually('the release was announced', () => calls > 0, 5_000);
+        await handle.close();
+      }
+      const next = await elsewhere.tryAcquire({ key: k, owner: waiting, ttlMs: 10_000 });
+      granted(next);
+      assert.ok(next.fencingToken > first.fencingToken);
+      assert.equal(await elsewhere.release({ key: k, owner: waiting }), 'released');
     });
 
     test('forceRelease (optional) removes any holder, keeps fencing monotonic, and reports whether a lock was there', async () => {
@@ -331,6 +423,8 @@ export function runBackendSpiSuite(options: BackendSpiSuiteOptions): void {
       assert.equal(await waiter.release({ key: k, owner: w }), 'released');
     });
 
+    manySpiTests({ test, backend, run, codeKeys: codeLikeKeys(SPI_SUITE_KEYS, options.keys) });
+
     test('a closed backend rejects every operation with LockClosedError, never synchronously', async () => {
       const b = await options.createBackend();
       await b.close();
@@ -344,20 +438,13 @@ export function runBackendSpiSuite(options: BackendSpiSuiteOptions): void {
       ];
       if (b.extendMany) calls.push(['extendMany', () => b.extendMany!([request])]);
       if (b.forceRelease) calls.push(['forceRelease', () => b.forceRelease!(request.key)]);
+      if (b.tryAcquireMany) calls.push(['tryAcquireMany', () => b.tryAcquireMany!([request])]);
       if (b.watch) calls.push(['watch', () => b.watch!(request.key, () => {})]);
       if (b.waitAcquire) {
         const signal = new AbortController().signal;
         calls.push(['waitAcquire', () => b.waitAcquire!({ ...request, timeoutMs: 1_000, signal })]);
       }
-      for (const [operation, call] of calls) {
-        let pending: Promise<unknown>;
-        try {
-          pending = call();
-        } catch (error) {
-          assert.fail(`${operation}() threw synchronously: ${String(error)}`);
-        }
-        await assert.rejects(pending, (e: unknown) => LockClosedError.isInstance(e), operation);
-      }
+      await assertClosedCalls(calls);
     });
   });
 }

@@ -4,7 +4,9 @@
  * client-level `runConformance` (the semantics users rely on, through `createLockClient`) and the
  * adapter-level `runBackendSpiSuite` (the contract of `backend.ts`, on the backend's methods).
  * Every adapter runs both. The suites cite "Semantics N": the numbered list "Semantics every
- * backend promises" in docs/guarantees.md.
+ * backend promises" in docs/guarantees.md. The optional families have a pair each, skipping
+ * cleanly on a backend without them: `runSharedSpiSuite` / `runSharedConformance` (semaphores,
+ * read-write locks) and `runElectionSpiSuite` / `runElectionConformance` (leader elections).
  *
  * ```ts
  * import { describe, it, beforeAll, afterAll } from 'vitest';
@@ -16,12 +18,14 @@
  * });
  * ```
  */
-import { type ConformanceOptions, createKit } from './kit.js';
+import { conformanceFrame } from './conformance-frame.js';
+import type { ConformanceOptions } from './kit.js';
 import { exclusionSuite } from './suite-exclusion.js';
 import { expirySuite } from './suite-expiry.js';
 import { fencingFaultsSuite } from './suite-fencing-faults.js';
 import { inputsSuite } from './suite-inputs.js';
 import { listSuite } from './suite-list.js';
+import { multiSuite } from './suite-multi.js';
 import { purgeSuite } from './suite-purge.js';
 import { reentrancySuite } from './suite-reentrancy.js';
 import { shutdownSuite } from './suite-shutdown.js';
@@ -33,6 +37,8 @@ export {
   runBackendSpiSuite,
   SPI_SUITE_KEYS,
 } from './backend-spi-suite.js';
+export { runElectionConformance } from './election-conformance.js';
+export { type ElectionSpiSuiteOptions, runElectionSpiSuite } from './election-spi-suite.js';
 export type {
   BackendTraits,
   ConformanceFaults,
@@ -40,25 +46,12 @@ export type {
   TestRunner,
 } from './kit.js';
 export { eventually, sleep } from './kit.js';
+export { runSharedConformance } from './shared-conformance.js';
+export { runSharedSpiSuite, type SharedSpiSuiteOptions } from './shared-spi-suite.js';
 
 export function runConformance(options: ConformanceOptions): void {
-  const kit = createKit(options);
-  const { describe, it, beforeAll, afterAll } = options.runner;
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown): void => {
-    unhandled.push(reason);
-  };
-
-  describe(`dlock conformance: ${options.name}`, () => {
-    beforeAll(async () => {
-      process.on('unhandledRejection', onUnhandled);
-      kit.capabilities = (await kit.backend()).capabilities;
-    });
-    afterAll(async () => {
-      await kit.closeAll();
-      process.off('unhandledRejection', onUnhandled);
-    });
-
+  conformanceFrame('dlock conformance', options, (kit) => {
+    const { describe } = options.runner;
     describe('mutual exclusion and fencing', () => exclusionSuite(kit));
     describe('expiry and owner checks', () => expirySuite(kit));
     describe('reentrancy', () => reentrancySuite(kit));
@@ -68,14 +61,9 @@ export function runConformance(options: ConformanceOptions): void {
     describe('shutdown', () => shutdownSuite(kit));
     describe('listing', () => listSuite(kit));
     describe('purge', () => purgeSuite(kit));
+    describe('several keys at once', () => multiSuite(kit));
     if (kit.faults.loseFencingState) {
       describe('fencing across a lost counter', () => fencingFaultsSuite(kit));
     }
-
-    it('caused no unhandled rejections', async () => {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      if (unhandled.length > 0)
-        throw new Error(`unhandled rejections: ${unhandled.map(String).join('; ')}`);
-    });
   });
 }

@@ -20,6 +20,14 @@ export interface BackendTraits {
    * @default 250
    */
   shortTtlMs?: number;
+  /**
+   * How many locks the clients of one run can hold at once, for backends that pin a connection
+   * per held lock (MySQL's `get-lock` and `for-update` modes: a few less than the pool's size,
+   * since inspect and other clients need connections too). The several-keys suite sizes its
+   * largest set (100 keys) down to it.
+   * @default Infinity
+   */
+  maxHeldLocks?: number;
 }
 
 /**
@@ -44,6 +52,14 @@ export interface ConformanceOptions {
    * have. The kit creates several (one per client) and closes them all.
    */
   createBackend(): LockBackend | Promise<LockBackend>;
+  /**
+   * Optional: a backend on the same server state that opens and owns its connections, as
+   * `connect(url)` builds one. The shutdown test then checks that `close()` frees those too. Give
+   * it when `createBackend` shares a driver the test file owns (a pool, an etcd3 client passed
+   * in): what a shared driver keeps open (a pool grown by concurrent calls, a connection another
+   * backend's stream keeps active) belongs to its owner, so the test cannot judge leaks there.
+   */
+  createOwnedBackend?(): LockBackend | Promise<LockBackend>;
   runner: TestRunner;
   traits?: BackendTraits;
   /** Faults the adapter can inflict (see `ConformanceFaults`). */
@@ -57,10 +73,17 @@ export interface Kit {
   readonly faults: ConformanceFaults;
   /** TTL used by timing-sensitive tests. */
   readonly ttl: number;
+  /** See `BackendTraits.maxHeldLocks`. */
+  readonly maxHeldLocks: number;
   /** A fresh backend on the shared server state (closed after the run unless a client owns it). */
   backend(): Promise<LockBackend>;
   /** A client on a fresh backend; closed after the run. */
   client(options?: LockClientOptions): Promise<LockClient>;
+  /**
+   * A fresh backend that owns its connections (`createOwnedBackend`), closed after the run, or
+   * `undefined` when the adapter gives none.
+   */
+  ownedBackend(): Promise<LockBackend | undefined>;
   /** A key unique to this run, built from a readable name. */
   key(name: string): string;
   /** Test timeout: generous multiples of the TTL. */
@@ -78,6 +101,7 @@ export function createKit(options: ConformanceOptions): Kit & { closeAll(): Prom
     runner: options.runner,
     faults: options.faults ?? {},
     ttl,
+    maxHeldLocks: options.traits?.maxHeldLocks ?? Number.POSITIVE_INFINITY,
     capabilities: undefined,
     timeoutMs: Math.max(20_000, ttl * 40),
     async backend() {
@@ -90,6 +114,12 @@ export function createKit(options: ConformanceOptions): Kit & { closeAll(): Prom
       const client = createLockClient(backend, { ttlMs: ttl, ...clientOptions });
       clients.add(client);
       return client;
+    },
+    async ownedBackend() {
+      if (!options.createOwnedBackend) return undefined;
+      const backend = await options.createOwnedBackend();
+      backends.add(backend);
+      return backend;
     },
     key(name: string) {
       return `dlock-kit:${run}:${name}`;

@@ -93,7 +93,12 @@ export class Interrupt implements AbortTarget {
 
   /** Resolves with `promise`'s value, or rejects as soon as an interrupt fires. */
   race<T>(promise: Promise<T>): Promise<T> {
-    if (this.interrupted) return Promise.reject(this.reason);
+    if (this.interrupted) {
+      // Nobody awaits `promise` any more: its later rejection (a backend closed meanwhile) must
+      // not become an unhandled one.
+      promise.catch(() => {});
+      return Promise.reject(this.reason);
+    }
     return new Promise<T>((resolve, reject) => {
       this.#reject = reject;
       promise.then(resolve, reject);
@@ -134,15 +139,19 @@ export async function settle(
   } catch (error) {
     if (interrupt.interrupted) {
       // The caller is gone; if the server granted anyway, hand the lock straight back.
+      // On a queueing backend a refusal queued the caller on the server: that entry goes too, after
+      // the attempt that made it (an earlier abandon could reach the server before it).
       pending.then(
         (result) => {
           if (result.acquired) {
             host.backend
               .release(p)
               .catch(reported('acquire: hand back a grant after abort', p.key));
+          } else {
+            host.abandon?.(p);
           }
         },
-        () => {},
+        () => host.abandon?.(p),
       );
     }
     throw error;

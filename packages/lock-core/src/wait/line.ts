@@ -1,10 +1,10 @@
 // The real one even under a test's fake timers: yielding to the event loop is not a timeout.
 import { setImmediate } from 'node:timers';
-import type { AcquireResult, LockBackend } from '../backend.js';
+import type { AcquireRequest, AcquireResult, LockBackend } from '../backend.js';
 import { monotonicNow } from '../clock.js';
 import { reported } from '../diagnostics.js';
 import { LockQueueFullError } from '../errors.js';
-import { type AbortTarget, granted, Interrupt } from './interrupt.js';
+import { type AbortTarget, ask, granted, Interrupt, settle } from './interrupt.js';
 import { nativeTurn, waitNatively } from './native.js';
 import { pollTurn } from './poll.js';
 import { type KeyWatch, watchTurn } from './watch.js';
@@ -27,11 +27,41 @@ import { type KeyWatch, watchTurn } from './watch.js';
  * is (interrupt.ts); a grant that arrives after the caller gave up is released again.
  */
 
+/** Where a release may hand its lock over (see `Lines.handOverTarget`). */
+export interface HandOverTarget {
+  /** The waiter's request, as its own attempt would send it. */
+  readonly request: AcquireRequest;
+  readonly yieldToOthers: boolean;
+  /** The hand-over was sent at `start`; `pending` is its `next` half, the waiter's attempt. */
+  deliver(pending: Promise<AcquireResult>, start: number): void;
+}
+
 /** What the waiting code needs from its client. */
 export interface AcquireHost {
   readonly backend: LockBackend;
   /** Aborted with `LockClosedError` when the client closes. */
   readonly closeSignal: AbortSignal;
+  /**
+   * A waiter that gives up after a refusal tells the backend, best effort, so that its
+   * server-side queue entry stops blocking others: a shared key's `abandon`, or the lock
+   * backend's where it has one (`LockBackend.abandon`). Absent: nothing to tell.
+   */
+  readonly abandon?: ((p: AcquireParams) => void) | undefined;
+  /**
+   * The key may be held by several owners at once (a semaphore or read-write lock view): after a
+   * grant the next waiter asks at once instead of waiting for a release.
+   */
+  readonly shared?:
+    | {
+        /**
+         * Whether a grant of `granted` permits of `key` (its lease not yet recorded) may have
+         * left room for another waiter: false when this client's own leases fill it (a
+         * semaphore's limit, a write), so the next waiter waits for a release instead of asking
+         * only to be refused.
+         */
+        room(key: string, granted: number): boolean;
+      }
+    | undefined;
 }
 
 export interface AcquireParams {
@@ -47,6 +77,10 @@ export interface AcquireParams {
   readonly reentry: boolean;
   /** Refuse to wait when this many calls of the client already wait for the key. */
   readonly maxWaitersPerKey: number;
+  /** The call may wait (`waitTimeoutMs` not 0): a fair backend queues it when refused. */
+  readonly queue: boolean;
+  /** Semaphore permits asked for (see shared/lease-view.ts); absent for locks. */
+  readonly permits?: number | undefined;
 }
 
 export interface Attempt {
@@ -76,6 +110,9 @@ export class Waiter {
   #endNap: (() => void) | undefined = undefined;
   /** A release event that arrived while this waiter was busy asking: the next nap returns at once. */
   #wakePending = false;
+  /** A lock handed over to this waiter by a release of its client (see `Lines.handOverTarget`). */
+  #offered: { readonly pending: Promise<AcquireResult>; readonly start: number } | undefined =
+    undefined;
 
   constructor(
     readonly host: AcquireHost,
@@ -91,12 +128,71 @@ export class Waiter {
     this.began(promotion);
   }
 
+  /** Leads already (it held the head during its first attempt): never promoted again. */
+  markLeading(): void {
+    this.#promoted = true;
+  }
+
+  /** A head of its line (promoted, or leading from its first attempt). */
+  get leading(): boolean {
+    return this.#promoted;
+  }
+
+  /**
+   * Asleep in `nap`, so a wake ends the sleep now (otherwise it only marks the next nap); a
+   * hand-over may be offered to it.
+   */
+  get napping(): boolean {
+    return this.#endNap !== undefined;
+  }
+
+  get wakePending(): boolean {
+    return this.#wakePending;
+  }
+
   /** What a waiter does on becoming the head: see `QueuedCall`. */
   protected began(_promotion: Promotion): void {}
 
   wake(): void {
     if (this.#endNap) this.cancelNap();
     else this.#wakePending = true;
+  }
+
+  /** A release of this client sent at `start` hands the lock over to this waiter: wakes it. */
+  offer(pending: Promise<AcquireResult>, start: number): void {
+    this.#offered = { pending, start };
+    this.wake();
+  }
+
+  /**
+   * The turn ended without taking the offered hand-over (interrupted before it asked): a grant
+   * it brings is handed straight back, as for any attempt whose caller gave up.
+   */
+  dropOffer(): void {
+    const offered = this.#offered;
+    if (offered === undefined) return;
+    this.#offered = undefined;
+    const { backend } = this.host;
+    offered.pending.then(
+      (result) => {
+        if (result.acquired)
+          backend
+            .release(this.p)
+            .catch(reported('hand-over: give back a grant after abort', this.p.key));
+      },
+      () => {},
+    );
+  }
+
+  /**
+   * The head's next attempt: the hand-over's outcome when one was offered (it stands for the
+   * attempt, so the waiter does not ask as well), otherwise its own request to the backend.
+   */
+  attempt(): Promise<Attempt> {
+    const offered = this.#offered;
+    if (offered === undefined) return ask(this.host, this.p, this.interrupt);
+    this.#offered = undefined;
+    return settle(this.host, this.p, this.interrupt, offered.pending, offered.start);
   }
 
   /** Sleeps `ms`, or less if woken; rejects if the interrupt fires first. */
@@ -134,25 +230,38 @@ export class Line {
   size = 0;
   /** The key's release subscription, made by the first watching head (see watch.ts). */
   watch: KeyWatch | undefined = undefined;
+  /** Waiters of the line leading now (promoted, or leading from their first attempt). */
+  #leading = 0;
+  /** Hand-overs in a row since the last plain release (see `Lines.handOverTarget`). */
+  streak = 0;
+  /** Monotonic time of the first hand-over of the streak. */
+  streakStart = 0;
 
   constructor(
     readonly key: string,
     /** The client's count of waiters, kept by every line of the client. */
     private readonly count: { waiters: number },
+    /**
+     * How many waiters lead at once: 1 for a mutex (only one can win, so only one asks); more
+     * for a key several owners hold at once (a semaphore's permits, readers), so that grants
+     * to this client's waiters need not follow one another a round trip at a time.
+     */
+    readonly heads: number = 1,
   ) {}
 
   get head(): Waiter | undefined {
     return this.#first;
   }
 
-  /** Joins at the back; becomes head at once when the line was empty and the head is free. */
+  /** Joins at the back; leads at once when a head is free (`headFree`: no claim holds one). */
   join(waiter: Waiter, headFree: boolean): void {
     waiter.prev = this.#last;
     if (this.#last) this.#last.next = waiter;
     else this.#first = waiter;
     this.#last = waiter;
     this.#added(waiter);
-    if (this.size === 1 && headFree) waiter.promote('try');
+    if (headFree) this.#fill('try', 0);
+    else if (this.heads > 1) this.#fill('try', 1);
   }
 
   /** Joins at the front: the waiter already held the head while it made its first attempt. */
@@ -162,14 +271,40 @@ export class Line {
     else this.#last = waiter;
     this.#first = waiter;
     this.#added(waiter);
+    waiter.markLeading();
+    this.#leading++;
   }
 
   /** A claim on the head held outside the line passes to the first waiter. */
   promoteHead(promotion: Promotion): void {
-    this.#first?.promote(promotion);
+    this.#fill(promotion, 0);
   }
 
-  /** Leaves the line; if the waiter was the head, the next one takes over. */
+  /**
+   * Wakes the heads after a release. A mutex's one head: woken, or marked so that its next nap
+   * returns at once. A shared key's heads: all of them, since which of this client's waiters
+   * the server lets in next is the server's choice (its queue's head), and one woken at random
+   * could be refused while the one that fits sleeps until its re-check. At most `heads` attempts.
+   */
+  wakeLeader(): void {
+    let seen = 0;
+    for (let w = this.#first; w && seen < this.#leading; w = w.next) {
+      if (!w.leading) continue;
+      seen++;
+      if (w.napping || !w.wakePending) w.wake();
+    }
+  }
+
+  /** Promotes the first waiters not leading yet until `heads` lead (`reserved`: held by a claim). */
+  #fill(promotion: Promotion, reserved: number): void {
+    for (let w = this.#first; w && this.#leading + reserved < this.heads; w = w.next) {
+      if (w.leading) continue;
+      this.#leading++;
+      w.promote(promotion);
+    }
+  }
+
+  /** Leaves the line; if the waiter led, the next one not leading takes over. */
   leave(waiter: Waiter, promotion: Promotion): void {
     if (!waiter.queued) return;
     const { prev, next } = waiter;
@@ -181,7 +316,10 @@ export class Line {
     waiter.queued = false;
     this.size--;
     this.count.waiters--;
-    if (prev === undefined) next?.promote(promotion);
+    if (waiter.leading) {
+      this.#leading--;
+      this.#fill(promotion, 0);
+    }
   }
 
   #added(waiter: Waiter): void {
@@ -214,6 +352,8 @@ export class Lines extends Map<string, Line> {
     readonly heldHere: (key: string) => boolean,
     /** The client's `maxWaiters`: waiters across all its keys. */
     private readonly maxWaiters: number = Number.POSITIVE_INFINITY,
+    /** How many waiters of a line lead at once (see `Line.heads`). */
+    private readonly heads: number = 1,
   ) {
     super();
   }
@@ -261,6 +401,7 @@ export class Lines extends Map<string, Line> {
     } catch (error) {
       if (claimed) this.endClaim(p.key, 'try');
       interrupt.dispose();
+      this.host.abandon?.(p);
       return Promise.reject(error);
     }
     if (!claimed) return this.#queue(p, interrupt);
@@ -287,8 +428,46 @@ export class Lines extends Map<string, Line> {
    * order) wakes either kind, to ask right behind it.
    */
   released(key: string, sent: boolean): void {
-    const head = this.get(key)?.head;
-    if (head && (sent || head.p.strategy === 'poll')) head.wake();
+    const line = this.get(key);
+    if (line) line.streak = 0;
+    if (line && (sent || line.head?.p.strategy === 'poll')) line.wakeLeader();
+  }
+
+  /**
+   * Cohort hand-off: the waiter a release of `key` by this client may pass the lock to in the
+   * same atomic step (`LockBackend.handOver`), or `undefined` for a plain release. Only the head
+   * of the line, and only while it sleeps waiting for a release (a head with a request in flight
+   * asks for itself); never on a shared key. `yieldToOthers` once the streak reached `limit`
+   * hand-overs or `windowMs`: the backend then releases plainly if others may wait elsewhere, so
+   * another process's waiter is not starved by this client's line.
+   */
+  handOverTarget(key: string, limit: number, windowMs: number): HandOverTarget | undefined {
+    const line = this.get(key);
+    const head = line?.head;
+    if (!line || !head?.napping || head.interrupt.interrupted || head.p.reentry) return undefined;
+    if (head.p.strategy === 'native' || this.host.shared) return undefined;
+    const now = monotonicNow();
+    if (line.streak === 0) line.streakStart = now;
+    const yieldToOthers = line.streak >= limit || now - line.streakStart >= windowMs;
+    return {
+      request: head.p,
+      yieldToOthers,
+      deliver(pending, start) {
+        pending.then(
+          (result) => {
+            if (!result.acquired) line.streak = 0;
+            // Handed over although asked to yield: nobody else waits, so a new run starts here.
+            else if (yieldToOthers) line.streak = 1;
+            else line.streak++;
+            if (result.acquired && yieldToOthers) line.streakStart = monotonicNow();
+          },
+          () => {
+            line.streak = 0;
+          },
+        );
+        head.offer(pending, start);
+      },
+    };
   }
 
   /** Ends every line's watch (the client is closing; its waiters are aborted by then). */
@@ -301,6 +480,7 @@ export class Lines extends Map<string, Line> {
   /** The waiter is done, either way: out of the line (handing the head on), interrupt disposed. */
   leave(waiter: Waiter, handOver: Promotion): void {
     waiter.cancelNap();
+    waiter.dropOffer();
     const line = waiter.line;
     line.leave(waiter, handOver);
     if (line.size === 0 && this.get(line.key) === line) {
@@ -329,7 +509,7 @@ export class Lines extends Map<string, Line> {
   #lineFor(key: string): Line {
     let line = this.get(key);
     if (!line) {
-      line = new Line(key, this.#count);
+      line = new Line(key, this.#count, this.heads);
       this.set(key, line);
     }
     return line;
@@ -422,6 +602,7 @@ async function lead(
   front: { readonly retryAfterMs: number | undefined } | undefined,
 ): Promise<Attempt> {
   let handOver: Promotion = 'try';
+  const { shared, abandon } = lines.host;
   try {
     const attempt =
       waiter.p.strategy === 'native'
@@ -429,8 +610,17 @@ async function lead(
         : waiter.p.strategy === 'watch'
           ? await watchTurn(waiter, lines.heldHere, promotion, front)
           : await pollTurn(waiter, promotion, front);
-    if (attempt.result.acquired) handOver = { heldForMs: attempt.result.ttlMs };
+    // A shared key may have room for the next waiter too: it asks at once, and so do the other
+    // heads (a grant can move the server's queue on to one of them).
+    if (attempt.result.acquired && !shared?.room(waiter.p.key, waiter.p.permits ?? 1))
+      handOver = { heldForMs: attempt.result.ttlMs };
+    else if (attempt.result.acquired && waiter.line.heads > 1) waiter.line.wakeLeader();
     return attempt;
+  } catch (error) {
+    // Gave up (deadline, abort, close, backend failure): a native wait cleaned up on the server
+    // itself; a polling or watching one leaves its queue entry, which must not block others.
+    if (waiter.p.strategy !== 'native') abandon?.(waiter.p);
+    throw error;
   } finally {
     lines.leave(waiter, handOver);
   }

@@ -1,4 +1,3 @@
-import { ask } from './interrupt.js';
 import type { AcquireParams, Attempt, Promotion, Waiter } from './line.js';
 
 /**
@@ -14,12 +13,12 @@ export async function pollTurn(
   promotion: Promotion,
   front: { readonly retryAfterMs: number | undefined } | undefined,
 ): Promise<Attempt> {
-  const { host, p, interrupt } = waiter;
+  const { p } = waiter;
   let skipAsk = promotion !== 'try' || front !== undefined;
   let retryAfterMs = promotion === 'try' ? front?.retryAfterMs : promotion.heldForMs;
   for (let round = 0; ; round++) {
     if (!skipAsk) {
-      const next = await ask(host, p, interrupt);
+      const next = await waiter.attempt();
       if (next.result.acquired) return next;
       retryAfterMs = next.result.retryAfterMs;
     }

@@ -1,5 +1,4 @@
 import type { LockBackend, WatchHandle } from '../backend.js';
-import { ask } from './interrupt.js';
 import type { Attempt, Promotion, Waiter } from './line.js';
 
 /** Without a TTL hint from the backend, a watching waiter re-checks at least this often. */
@@ -29,14 +28,14 @@ export async function watchTurn(
   // refused attempt. Were our lease already gone on the server without our knowing, the head
   // still re-checks when that lease's TTL would have run out.
   line.watch ??= new KeyWatch(host.backend, p.key, () => {
-    if (!heldHere(p.key)) line.head?.wake();
+    if (!heldHere(p.key)) line.wakeLeader();
   });
   let skipAsk = promotion !== 'try';
   let retryAfterMs = promotion === 'try' ? front?.retryAfterMs : promotion.heldForMs;
   for (;;) {
     if (await interrupt.race(line.watch.ensure())) skipAsk = false;
     if (!skipAsk) {
-      const next = await ask(host, p, interrupt);
+      const next = await waiter.attempt();
       if (next.result.acquired) return next;
       retryAfterMs = next.result.retryAfterMs;
     }
