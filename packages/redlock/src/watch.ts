@@ -45,7 +45,9 @@ export function watchChannelOnQuorum(
     for (const node of q.nodes) {
       let subscription: Promise<WatchHandle>;
       try {
-        subscription = node.subscriber().watch(channel, () => coalescer.heard(node.index));
+        subscription = node
+          .subscriber()
+          .watch(channel, (message) => coalescer.heard(node.index, message));
       } catch (error) {
         subscription = Promise.reject(error);
       }

@@ -139,24 +139,39 @@ describe('validity', () => {
 
 describe('release coalescing', () => {
   it('passes on one wake-up per release, however many nodes report it', () => {
-    vi.useFakeTimers();
-    try {
-      const onRelease = vi.fn();
-      const coalescer = new ReleaseCoalescer(50, onRelease);
-      for (const node of [2, 0, 1, 4, 3]) coalescer.heard(node);
-      expect(onRelease).toHaveBeenCalledTimes(1);
-      // The same node again inside the window: a second release.
-      coalescer.heard(0);
-      expect(onRelease).toHaveBeenCalledTimes(2);
-      for (const node of [1, 2, 3, 4]) coalescer.heard(node);
-      expect(onRelease).toHaveBeenCalledTimes(2);
-      // After the window, any report is a new wake-up (spurious ones are harmless).
-      vi.advanceTimersByTime(51);
-      coalescer.heard(4);
-      expect(onRelease).toHaveBeenCalledTimes(3);
-      coalescer.close();
-    } finally {
-      vi.useRealTimers();
-    }
+    let now = 0;
+    const onRelease = vi.fn();
+    const coalescer = new ReleaseCoalescer(50, onRelease, () => now);
+    for (const node of [2, 0, 1, 4, 3]) coalescer.heard(node, 'digest-a');
+    expect(onRelease).toHaveBeenCalledTimes(1);
+    // The same node with the same message inside the window: a second release of that owner.
+    coalescer.heard(0, 'digest-a');
+    expect(onRelease).toHaveBeenCalledTimes(2);
+    for (const node of [1, 2, 3, 4]) coalescer.heard(node, 'digest-a');
+    expect(onRelease).toHaveBeenCalledTimes(2);
+    // After the window, any report is a new wake-up (spurious ones are harmless).
+    now = 51;
+    coalescer.heard(4, 'digest-a');
+    expect(onRelease).toHaveBeenCalledTimes(3);
+    coalescer.close();
+  });
+
+  it('tells the next release from a copy by its message, on whichever nodes it is published', () => {
+    const onRelease = vi.fn();
+    const coalescer = new ReleaseCoalescer(50, onRelease, () => 0);
+    // A release published only where a waiter was refused (nodes 1 and 4), then the next
+    // owner's release on the other nodes, well inside the window: two wake-ups.
+    coalescer.heard(4, 'digest-a');
+    coalescer.heard(1, 'digest-a');
+    for (const node of [0, 2, 3]) coalescer.heard(node, 'digest-b');
+    expect(onRelease).toHaveBeenCalledTimes(2);
+  });
+
+  it('passes on every message that carries no identity, and every resubscribe wake-up', () => {
+    const onRelease = vi.fn();
+    const coalescer = new ReleaseCoalescer(50, onRelease, () => 0);
+    for (const node of [0, 1, 2]) coalescer.heard(node, 'released');
+    coalescer.heard(3);
+    expect(onRelease).toHaveBeenCalledTimes(4);
   });
 });

@@ -14,7 +14,10 @@ export const RELEASE_COMMAND = 'dlockReleaseV2';
  *
  * The release message goes out only when the waiter flag is set (someone was refused since the
  * last release). Lock and flag go in one DEL: it deletes 2 keys exactly when the flag was there,
- * so an uncontended release is a GET and a DEL. The fencing counter is left alone: every grant
+ * so an uncontended release is a GET and a DEL. The message is a digest of the released owner:
+ * Redlock publishes one release on several nodes, and only on those whose flag was set, so its
+ * watchers tell a copy from the next release by the message (redlock's release-coalescer.ts); a
+ * digest rather than the owner, because the owner token is what lets its holder release. The fencing counter is left alone: every grant
  * and renewal already set its expiry to the lock's plus the retention, so it outlives the lock
  * by at least `fencingRetentionMs` either way.
  *
@@ -39,9 +42,9 @@ if held ~= owner then
 end
 if redis.call('DEL', lock, wait) == 2 then
   if ARGV[3] == '1' and redis.REDIS_VERSION_NUM then
-    redis.call('SPUBLISH', ARGV[2], 'released')
+    redis.call('SPUBLISH', ARGV[2], redis.sha1hex(owner))
   else
-    redis.call('PUBLISH', ARGV[2], 'released')
+    redis.call('PUBLISH', ARGV[2], redis.sha1hex(owner))
   end
 end
 return 2
