@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# The Node.js 24 LTS leg of CI (the machine runs Node 20): the unit tests, the conformance kit on
-# every backend, lock-sqlite on node:sqlite and the CLI, under a pinned Node 24 from the npm
-# registry (scripts/node24.sh). Needs the packages built and the services up (scripts/test.sh
+# The Node.js 24 LTS leg of CI (the machine runs Node 20): what depends on the runtime (below),
+# under a pinned Node 24 from the npm registry (scripts/node24.sh). Needs the packages built and the services up (scripts/test.sh
 # does both first). Arguments: package names to run only those (e.g. lock-core lock-sqlite).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -15,15 +14,20 @@ echo "Node 24 leg on $(node --version)"
 # install), so on Node 24 lock-sqlite's suite runs on node:sqlite, the driver Node 24 users get.
 export DLOCK_SQLITE_DRIVERS=node:sqlite
 
+# What depends on the runtime runs here: lock-core whole, each driver's conformance kit once
+# (node:sqlite, ioredis, mysql2, etcd3's gRPC), and the CLI's unit tests with the end-to-end runs
+# of its embedded default and its process handling. The cross-process and fault scenarios, the
+# other two MySQL modes, Redis Cluster and Redlock's quorum are the same JavaScript over the same
+# drivers: they run on Node 20 only (scripts/test.sh), which keeps CI within its time budget.
 declare -A FILES=(
   [lock-core]=""
-  [lock-sqlite]=""
-  [cli]=""
+  [lock-sqlite]="test/conformance.test.ts test/shared-conformance.test.ts test/election-kit.test.ts test/sqlite-backend.test.ts test/shared-backend.test.ts test/shared-client.test.ts test/election.test.ts test/acquire-many.test.ts test/backend-swap.test.ts test/shared-default.test.ts test/freeze-kill.test.ts test/multi-process.test.ts"
+  [cli]="test/units.test.ts test/connection.test.ts test/main.test.ts test/schema.test.ts test/ls.test.ts test/tx.test.ts test/shared-modes.test.ts test/elect.test.ts test/demo-worker.test.ts test/command-process.test.ts test/demo.e2e.test.ts test/run.e2e.test.ts test/run-guardian.e2e.test.ts test/commands.e2e.test.ts"
   [idgen]="test/snowflake.test.ts test/uuid.test.ts test/segment.test.ts test/errors.test.ts"
-  [lock-redis]="test/unit.test.ts test/standalone.test.ts test/cluster.test.ts"
-  [lock-mysql]="test/unit.test.ts test/conformance-row.test.ts test/conformance-for-update.test.ts test/conformance-get-lock.test.ts"
+  [lock-redis]="test/unit.test.ts test/standalone.test.ts"
+  [lock-mysql]="test/unit.test.ts test/conformance-row.test.ts"
   [lock-etcd]="test/unit.test.ts test/conformance.test.ts"
-  [redlock]="test/unit.test.ts test/conformance.test.ts"
+  [redlock]="test/unit.test.ts test/spi.test.ts"
 )
 ORDER=(lock-core lock-sqlite cli idgen lock-redis lock-mysql lock-etcd redlock)
 [ "$#" -gt 0 ] && ORDER=("$@")
