@@ -19,6 +19,9 @@ export interface FairRun {
   readonly sections: number;
   /** Wall-clock ms (`Date.now()` scale) at which every process starts. */
   readonly startAt: number;
+  /** This process's place among the `of` processes (the relay's ring order). */
+  readonly index: number;
+  readonly of: number;
 }
 
 export interface FairReport {
@@ -94,10 +97,49 @@ const FAIR_PEERS: readonly Peer[] = [
   },
 ];
 
+/**
+ * Not a lock: the floor of any cross-process FIFO hand-off through Redis. The processes pass one
+ * token round a ring, each section's end PUBLISHing it to the next process's channel, so a
+ * section waits only for one hop (the releasing process, the server, the next process waking
+ * up) and for no lock state at all. A fair lock's hand-off is this hop plus its own work.
+ */
+const RELAY = 'floor: a raw relay (PUBLISH to the next process; no lock)';
+const subscriber = new Redis(URL, { maxRetriesPerRequest: 1 });
+
+async function relayPeer({ key, index, of }: FairRun): Promise<Peer & { end(): Promise<void> }> {
+  const channel = (i: number) => `${PREFIX}relay:${key}:${i}`;
+  const own = channel(index);
+  let tokens = index === 0 ? 1 : 0;
+  let wake: (() => void) | undefined;
+  const onMessage = (from: string) => {
+    if (from !== own) return;
+    tokens++;
+    wake?.();
+  };
+  subscriber.on('message', onMessage);
+  await subscriber.subscribe(own);
+  return {
+    name: RELAY,
+    async lock() {
+      while (tokens === 0) await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+      tokens--;
+      return () => redis.publish(channel((index + 1) % of), '1');
+    },
+    async end() {
+      subscriber.off('message', onMessage);
+      await subscriber.unsubscribe(own);
+    },
+  };
+}
+
 const wall = () => performance.timeOrigin + performance.now();
 
-async function run({ peer: name, key, sections, startAt }: FairRun): Promise<FairReport> {
-  const peer = FAIR_PEERS.find((p) => p.name === name)!;
+async function run(order: FairRun): Promise<FairReport> {
+  const { peer: name, key, sections, startAt } = order;
+  // Subscribed before the common start (the run is sent 100 ms ahead of it).
+  const relay = name === RELAY ? await relayPeer(order) : undefined;
+  const peer = relay ?? FAIR_PEERS.find((p) => p.name === name)!;
   await sleep(Math.max(0, startAt - Date.now()));
   const before = requests;
   const takes: [number, number][] = [];
@@ -108,7 +150,10 @@ async function run({ peer: name, key, sections, startAt }: FairRun): Promise<Fai
     await sleep(1);
     await release();
   }
-  return { takes, finishedAt: wall(), requests: requests - before };
+  const finishedAt = wall();
+  const sent = requests - before;
+  await relay?.end();
+  return { takes, finishedAt, requests: sent };
 }
 
 if (process.send) {
@@ -117,6 +162,7 @@ if (process.send) {
     if (message === 'exit') {
       void Promise.all([fair.close(), unfair.close()]).then(() => {
         redis.disconnect();
+        subscriber.disconnect();
         process.disconnect();
       });
       return;
@@ -126,5 +172,5 @@ if (process.send) {
       (error: unknown) => process.send!({ error: String(error) }),
     );
   });
-  process.send({ ready: FAIR_PEERS.map((p) => p.name) });
+  process.send({ ready: [...FAIR_PEERS.map((p) => p.name), RELAY] });
 }

@@ -100,7 +100,16 @@ export async function fairBench(): Promise<Result[]> {
           const before = await commandsProcessed(redis);
           const startAt = Date.now() + 100;
           const reports = await Promise.all(
-            workers.map((w) => runOn(w, { peer, key, sections: SECTIONS / PROCESSES, startAt })),
+            workers.map((w, index) =>
+              runOn(w, {
+                peer,
+                key,
+                sections: SECTIONS / PROCESSES,
+                startAt,
+                index,
+                of: PROCESSES,
+              }),
+            ),
           );
           const after = await commandsProcessed(redis);
           const seconds = (Math.max(...reports.map((r) => r.finishedAt)) - startAt) / 1000;
@@ -124,6 +133,10 @@ export async function fairBench(): Promise<Result[]> {
           `Each process runs ${SECTIONS / PROCESSES} sections, asking again right after each release; a round`,
           'ends when the last process is done. The peers poll (redis-semaphore every 10 ms, node-redlock',
           'every 10-20 ms); dlock waits for the release message (fair: only the head process gets one).',
+          'The floor is no lock: one token passed round the 8 processes by PUBLISH, so every section',
+          'waits for one cross-process hop through Redis and nothing else; no FIFO hand-off between',
+          'processes through Redis can beat it. The peers barge (the releasing process takes the key',
+          'straight back, see the share of grants to the longest waiter below), so they rarely pay it.',
           'Targets (issue 13): fair >= 0.7x the ideal and >= 1.5x the best of the two peers.',
         ],
         contenders: [ideal, ...contenders],
